@@ -72,6 +72,8 @@ type Store interface {
 	CompleteOperatorLogin(ctx context.Context, id string, step int64, s *Session, e audit.Entry) error
 	OperatorSession(ctx context.Context, tokenHash []byte) (*Session, error)
 	DeleteOperatorSession(ctx context.Context, tokenHash []byte, e audit.Entry) error
+	// AppendAudit records a refusal that changes nothing else.
+	AppendAudit(ctx context.Context, e audit.Entry) error
 }
 
 // Errors of this package.

@@ -1,0 +1,286 @@
+// Package config is haechi's typed configuration: defaults, environment
+// variables (with *_FILE variants for secrets), flags, and Validate, which
+// names the bad setting so start-up can stop with a clear message.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is every setting of haechi. Secrets (database URL, Redis URL, key
+// material) are never printed.
+type Config struct {
+	Addr        string
+	DataDir     string
+	DatabaseURL string
+	RedisURL    string
+	TLSCert     string
+	TLSKey      string
+	Demo        bool
+	Migrate     bool
+	LogLevel    string
+
+	TokenIssuer     string
+	TokenAudience   string
+	TokenTTL        time.Duration
+	CheckpointEvery int
+	ShutdownTimeout time.Duration
+	TrustedProxies  []netip.Prefix
+
+	HashMemoryKiB int
+	HashTime      int
+	HashWorkers   int
+	HashQueue     int
+
+	RateIPPerSec     float64
+	RateIPBurst      int
+	RateClientPerSec float64
+	RateClientBurst  int
+}
+
+// Default returns the settings haechi runs with when nothing is set.
+func Default() Config {
+	return Config{
+		Addr:             "127.0.0.1:8080",
+		DataDir:          "./data",
+		LogLevel:         "info",
+		TokenIssuer:      "haechi",
+		TokenAudience:    "haechi-api",
+		TokenTTL:         10 * time.Minute,
+		CheckpointEvery:  100,
+		ShutdownTimeout:  20 * time.Second,
+		HashMemoryKiB:    46 * 1024,
+		HashTime:         1,
+		HashWorkers:      2,
+		HashQueue:        64,
+		RateIPPerSec:     50,
+		RateIPBurst:      100,
+		RateClientPerSec: 200,
+		RateClientBurst:  400,
+	}
+}
+
+// setting ties one field to its environment variable and, optionally, a flag.
+type setting struct {
+	env    string
+	flag   string // "" when env-only
+	secret bool   // also read from env+"_FILE"
+	usage  string
+	bind   func(fs *flag.FlagSet, c *Config, name, usage string)
+	parse  func(c *Config, v string) error
+}
+
+// Extra env names that other packages read directly (key material).
+var keyEnv = []string{"HAECHI_MASTER_KEYS", "HAECHI_BLIND_INDEX_KEY", "HAECHI_PEPPER", "HAECHI_AUDIT_SIGNING_KEY"}
+
+// Load builds the config for a subcommand: defaults, then environment, then
+// the flags in args. serve is true for `haechi serve`, which takes the server
+// flags; every subcommand takes --data-dir. It returns the remaining args.
+// extra registers a subcommand's own flags on the same flag set.
+func Load(name string, args []string, serve bool, env Env, extra ...func(*flag.FlagSet)) (*Config, []string, error) {
+	c := Default()
+	if err := checkUnknownEnv(env); err != nil {
+		return nil, nil, err
+	}
+	for _, s := range settings() {
+		v, ok, err := env.lookup(s.env, s.secret)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok {
+			if err := s.parse(&c, v); err != nil {
+				return nil, nil, fmt.Errorf("setting %s: %w", s.env, err)
+			}
+		}
+	}
+	rest, err := c.parseFlags(name, args, serve, extra)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &c, rest, c.Validate()
+}
+
+func (c *Config) parseFlags(name string, args []string, serve bool, extra []func(*flag.FlagSet)) ([]string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	for _, s := range settings() {
+		if s.flag == "" || (!serve && s.flag != "data-dir") {
+			continue
+		}
+		s.bind(fs, c, s.flag, s.usage+" (env "+s.env+")")
+	}
+	if serve {
+		fs.BoolVar(&c.Demo, "demo", c.Demo, "seed a demo institution and admin, turn on the built-in simulators")
+		fs.BoolVar(&c.Migrate, "migrate", c.Migrate, "apply pending database migrations before serving")
+	}
+	for _, register := range extra {
+		register(fs)
+	}
+	return parseInterspersed(fs, args)
+}
+
+// parseInterspersed lets flags follow positional arguments
+// (`clients revoke ID --data-dir D`): the flag package alone would stop at
+// ID and silently act on the default data dir.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		if args[0] == "--" {
+			return append(positional, args[1:]...), nil
+		}
+		positional, args = append(positional, args[0]), args[1:]
+	}
+}
+
+// Validate names the first bad setting.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("setting HAECHI_ADDR (--addr): %q is not host:port", c.Addr))
+	}
+	if c.DatabaseURL != "" && !isPostgresURL(c.DatabaseURL) {
+		errs = append(errs, errors.New("setting HAECHI_DATABASE_URL: must start with postgres:// or postgresql:// (leave it unset for the embedded SQLite file)"))
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		errs = append(errs, errors.New("setting HAECHI_REDIS_URL: must start with redis:// or rediss://"))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("settings HAECHI_TLS_CERT and HAECHI_TLS_KEY: set both or neither"))
+	}
+	errs = append(errs, c.validateNumbers()...)
+	return errors.Join(errs...)
+}
+
+func (c *Config) validateNumbers() []error {
+	var errs []error
+	check := func(ok bool, name, msg string) {
+		if !ok {
+			errs = append(errs, fmt.Errorf("setting %s: %s", name, msg))
+		}
+	}
+	check(c.TokenTTL >= time.Minute && c.TokenTTL <= time.Hour, "HAECHI_TOKEN_TTL", "must be between 1m and 1h")
+	check(c.CheckpointEvery >= 1 && c.CheckpointEvery <= 100000, "HAECHI_AUDIT_CHECKPOINT_EVERY", "must be between 1 and 100000")
+	check(c.HashMemoryKiB >= 19*1024 && c.HashMemoryKiB <= 1024*1024, "HAECHI_ARGON2_MEMORY_KIB", "must be between 19456 and 1048576")
+	check(c.HashTime >= 1 && c.HashTime <= 10, "HAECHI_ARGON2_TIME", "must be between 1 and 10")
+	check(c.HashWorkers >= 1 && c.HashWorkers <= 256, "HAECHI_HASH_WORKERS", "must be between 1 and 256")
+	check(c.HashQueue >= 0 && c.HashQueue <= 100000, "HAECHI_HASH_QUEUE", "must be between 0 and 100000")
+	check(c.RateIPPerSec > 0 && c.RateIPBurst >= 1, "HAECHI_RATE_IP_PER_SEC/HAECHI_RATE_IP_BURST", "must be positive")
+	check(c.RateClientPerSec > 0 && c.RateClientBurst >= 1, "HAECHI_RATE_CLIENT_PER_SEC/HAECHI_RATE_CLIENT_BURST", "must be positive")
+	check(c.ShutdownTimeout > 0, "HAECHI_SHUTDOWN_TIMEOUT", "must be positive")
+	check(validLevel(c.LogLevel), "HAECHI_LOG_LEVEL", "must be debug, info, warn or error")
+	return errs
+}
+
+// TLS reports whether the server terminates TLS itself.
+func (c *Config) TLS() bool { return c.TLSCert != "" }
+
+// Postgres reports whether the database is PostgreSQL rather than SQLite.
+func (c *Config) Postgres() bool { return c.DatabaseURL != "" }
+
+// SQLitePath is the embedded database file inside the data dir.
+func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "haechi.db") }
+
+// KeyFilePath is the key file inside the data dir.
+func (c *Config) KeyFilePath() string { return filepath.Join(c.DataDir, "keys.json") }
+
+func isPostgresURL(u string) bool {
+	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
+}
+
+func validLevel(l string) bool {
+	switch l {
+	case "debug", "info", "warn", "error":
+		return true
+	}
+	return false
+}
+
+// Env reads the process environment; tests pass a map.
+type Env struct {
+	Getenv  func(string) string
+	Environ func() []string
+	// ReadFile reads *_FILE secrets; os.ReadFile by default.
+	ReadFile func(string) ([]byte, error)
+}
+
+// OSEnv is the real process environment.
+func OSEnv() Env { return Env{Getenv: os.Getenv, Environ: os.Environ, ReadFile: os.ReadFile} }
+
+// MapEnv is an environment made of a map, for tests.
+func MapEnv(m map[string]string) Env {
+	return Env{
+		Getenv: func(k string) string { return m[k] },
+		Environ: func() []string {
+			out := make([]string, 0, len(m))
+			for k, v := range m {
+				out = append(out, k+"="+v)
+			}
+			return out
+		},
+		ReadFile: os.ReadFile,
+	}
+}
+
+// lookup returns name's value, or for secrets the trimmed content of the file
+// named by name_FILE. Setting both is an error: one of them would be ignored.
+func (e Env) lookup(name string, secret bool) (string, bool, error) {
+	v := e.Getenv(name)
+	if !secret {
+		return v, v != "", nil
+	}
+	file := e.Getenv(name + "_FILE")
+	if file == "" {
+		return v, v != "", nil
+	}
+	if v != "" {
+		return "", false, fmt.Errorf("settings %s and %s_FILE: set only one", name, name)
+	}
+	b, err := e.ReadFile(file)
+	if err != nil {
+		return "", false, fmt.Errorf("setting %s_FILE: cannot read %s: %w", name, file, errors.Unwrap(err))
+	}
+	return strings.TrimSpace(string(b)), true, nil
+}
+
+// Resolve returns a secret by name, honouring its _FILE variant; other
+// packages use it for key material.
+func (e Env) Resolve(name string) (string, error) {
+	v, _, err := e.lookup(name, true)
+	return v, err
+}
+
+// checkUnknownEnv refuses HAECHI_* variables that haechi does not know, so a
+// typo does not silently fall back to a default.
+func checkUnknownEnv(env Env) error {
+	known := map[string]bool{}
+	for _, s := range settings() {
+		known[s.env] = true
+		if s.secret {
+			known[s.env+"_FILE"] = true
+		}
+	}
+	for _, k := range keyEnv {
+		known[k], known[k+"_FILE"] = true, true
+	}
+	for _, kv := range env.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "HAECHI_") && !strings.HasPrefix(k, "HAECHI_TEST_") && !known[k] {
+			return fmt.Errorf("setting %s: unknown variable (typo?); see the configuration table in the README", k)
+		}
+	}
+	return nil
+}

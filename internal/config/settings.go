@@ -1,0 +1,91 @@
+package config
+
+import (
+	"flag"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// settings is the table of every setting; the README's configuration table
+// mirrors it.
+func settings() []setting {
+	return []setting{
+		str("HAECHI_ADDR", "addr", false, "listen address", func(c *Config) *string { return &c.Addr }),
+		str("HAECHI_DATA_DIR", "data-dir", false, "directory of the SQLite file and key file", func(c *Config) *string { return &c.DataDir }),
+		str("HAECHI_DATABASE_URL", "", true, "postgres:// URL; unset = embedded SQLite", func(c *Config) *string { return &c.DatabaseURL }),
+		str("HAECHI_REDIS_URL", "", true, "redis:// URL for shared rate limits", func(c *Config) *string { return &c.RedisURL }),
+		str("HAECHI_TLS_CERT", "", false, "TLS certificate file (PEM)", func(c *Config) *string { return &c.TLSCert }),
+		str("HAECHI_TLS_KEY", "", true, "TLS private key file (PEM)", func(c *Config) *string { return &c.TLSKey }),
+		str("HAECHI_LOG_LEVEL", "log-level", false, "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }),
+		str("HAECHI_TOKEN_ISSUER", "", false, "iss of issued JWTs", func(c *Config) *string { return &c.TokenIssuer }),
+		str("HAECHI_TOKEN_AUDIENCE", "", false, "aud of issued JWTs", func(c *Config) *string { return &c.TokenAudience }),
+		dur("HAECHI_TOKEN_TTL", "access token lifetime", func(c *Config) *time.Duration { return &c.TokenTTL }),
+		dur("HAECHI_SHUTDOWN_TIMEOUT", "time to drain requests on SIGTERM", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
+		integer("HAECHI_AUDIT_CHECKPOINT_EVERY", "audit events between signed checkpoints", func(c *Config) *int { return &c.CheckpointEvery }),
+		integer("HAECHI_ARGON2_MEMORY_KIB", "Argon2id memory per hash", func(c *Config) *int { return &c.HashMemoryKiB }),
+		integer("HAECHI_ARGON2_TIME", "Argon2id passes", func(c *Config) *int { return &c.HashTime }),
+		integer("HAECHI_HASH_WORKERS", "hashes computed at once", func(c *Config) *int { return &c.HashWorkers }),
+		integer("HAECHI_HASH_QUEUE", "hash requests allowed to wait", func(c *Config) *int { return &c.HashQueue }),
+		float("HAECHI_RATE_IP_PER_SEC", "requests per second per client IP", func(c *Config) *float64 { return &c.RateIPPerSec }),
+		integer("HAECHI_RATE_IP_BURST", "burst per client IP", func(c *Config) *int { return &c.RateIPBurst }),
+		float("HAECHI_RATE_CLIENT_PER_SEC", "requests per second per institution", func(c *Config) *float64 { return &c.RateClientPerSec }),
+		integer("HAECHI_RATE_CLIENT_BURST", "burst per institution", func(c *Config) *int { return &c.RateClientBurst }),
+		{env: "HAECHI_TRUSTED_PROXIES", usage: "comma-separated CIDRs whose X-Forwarded-For is believed", parse: parseProxies},
+	}
+}
+
+func str(env, flagName string, secret bool, usage string, field func(*Config) *string) setting {
+	return setting{
+		env: env, flag: flagName, secret: secret, usage: usage,
+		bind:  func(fs *flag.FlagSet, c *Config, n, u string) { fs.StringVar(field(c), n, *field(c), u) },
+		parse: func(c *Config, v string) error { *field(c) = v; return nil },
+	}
+}
+
+func integer(env, usage string, field func(*Config) *int) setting {
+	return setting{env: env, usage: usage, parse: func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+		*field(c) = n
+		return nil
+	}}
+}
+
+func float(env, usage string, field func(*Config) *float64) setting {
+	return setting{env: env, usage: usage, parse: func(c *Config, v string) error {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", v)
+		}
+		*field(c) = n
+		return nil
+	}}
+}
+
+func dur(env, usage string, field func(*Config) *time.Duration) setting {
+	return setting{env: env, usage: usage, parse: func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration like 10m or 30s", v)
+		}
+		*field(c) = d
+		return nil
+	}}
+}
+
+func parseProxies(c *Config, v string) error {
+	c.TrustedProxies = nil
+	for _, p := range strings.Split(v, ",") {
+		pfx, err := netip.ParsePrefix(strings.TrimSpace(p))
+		if err != nil {
+			return fmt.Errorf("%q is not a CIDR prefix", p)
+		}
+		c.TrustedProxies = append(c.TrustedProxies, pfx)
+	}
+	return nil
+}
