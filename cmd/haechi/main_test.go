@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -29,13 +30,13 @@ type demoServer struct {
 	stop                           func() error
 }
 
-func cheapHashes(t *testing.T) {
+func cheapHashes(t testing.TB) {
 	// Argon2id at the lowest cost the config accepts keeps the race-enabled
 	// suite fast; the production default is exercised by the benchmarks.
 	t.Setenv("HAECHI_ARGON2_MEMORY_KIB", "19456")
 }
 
-func startDemo(t *testing.T, dataDir string) *demoServer {
+func startDemo(t testing.TB, dataDir string) *demoServer {
 	t.Helper()
 	cheapHashes(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -55,7 +56,7 @@ func startDemo(t *testing.T, dataDir string) *demoServer {
 
 var fieldRe = regexp.MustCompile(`^([a-z_]+):\s+(\S+)`)
 
-func (d *demoServer) readBanner(t *testing.T, sc *bufio.Scanner) {
+func (d *demoServer) readBanner(t testing.TB, sc *bufio.Scanner) {
 	t.Helper()
 	for sc.Scan() {
 		line := sc.Text()
@@ -288,5 +289,53 @@ func TestBadSettingStopsStartup(t *testing.T) {
 	err := run(context.Background(), []string{"serve", "--data-dir", t.TempDir()}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "HAECHI_HASH_WORKERS") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestWrongMasterKeyStopsStartup(t *testing.T) {
+	dir := t.TempDir()
+	d := startDemo(t, dir)
+	if err := d.stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Another installation's key file: the stored data keys must not open.
+	other := t.TempDir()
+	if _, err := runCLI(t, other, "migrate"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(other, "keys.json"), filepath.Join(dir, "keys.json")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := runCLI(t, dir, "clients", "list")
+	if err == nil || !strings.Contains(err.Error(), "master key") {
+		t.Fatalf("start with a foreign key file = %v; want a master key mismatch", err)
+	}
+}
+
+func TestAuditExport(t *testing.T) {
+	dir := t.TempDir()
+	d := startDemo(t, dir)
+	if err := d.stop(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLI(t, dir, "audit", "export")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 3 {
+		t.Fatalf("export has %d lines: %q", len(lines), out)
+	}
+	for i, l := range lines {
+		var ev struct {
+			Seq    int64  `json:"seq"`
+			Action string `json:"action"`
+		}
+		if err := json.Unmarshal([]byte(l), &ev); err != nil || ev.Seq != int64(i+1) || ev.Action == "" {
+			t.Fatalf("line %d = %q (%v)", i+1, l, err)
+		}
+	}
+	if strings.Contains(out, d.clientSecret) || strings.Contains(out, d.apiKey) || strings.Contains(out, d.opPassword) {
+		t.Fatal("the audit log holds a secret")
 	}
 }

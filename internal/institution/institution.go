@@ -45,6 +45,9 @@ type APIKey struct {
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
 	RevokedAt  *time.Time
+	// ClientRevoked is set by Store.APIKey: whether the owning client is
+	// revoked, read in the same statement so authentication needs one query.
+	ClientRevoked bool
 }
 
 // Principal is an authenticated caller.
@@ -67,6 +70,7 @@ type Store interface {
 	Clients(ctx context.Context) ([]*Client, error)
 	RevokeClient(ctx context.Context, id string, at time.Time, e audit.Entry) error
 	CreateAPIKey(ctx context.Context, k *APIKey, e audit.Entry) error
+	// APIKey returns one key with ClientRevoked filled in.
 	APIKey(ctx context.Context, id string) (*APIKey, error)
 	APIKeys(ctx context.Context, clientID string) ([]*APIKey, error)
 	RevokeAPIKey(ctx context.Context, id string, at time.Time, e audit.Entry) error

@@ -133,25 +133,18 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, raw string) (*Principa
 	if !crypto.Equal(k.SecretHash, s.hash(secret)) {
 		return nil, ErrBadKey
 	}
-	if err := s.checkKeyLive(ctx, k); err != nil {
+	if err := s.checkKeyLive(k); err != nil {
 		return nil, err
 	}
 	return &Principal{ClientID: k.ClientID, Scopes: k.Scopes, Via: "api_key", CredentialID: k.ID}, nil
 }
 
-func (s *Service) checkKeyLive(ctx context.Context, k *APIKey) error {
-	if k.RevokedAt != nil {
+func (s *Service) checkKeyLive(k *APIKey) error {
+	if k.RevokedAt != nil || k.ClientRevoked {
 		return ErrKeyRevoked
 	}
 	if !s.Now().Before(k.ExpiresAt) {
 		return ErrKeyExpired
-	}
-	c, err := s.Store.Client(ctx, k.ClientID)
-	if err != nil {
-		return err
-	}
-	if c.RevokedAt != nil {
-		return ErrKeyRevoked
 	}
 	return nil
 }

@@ -208,3 +208,25 @@ func flip(c byte) string {
 	}
 	return "a"
 }
+
+// BenchmarkAuthenticateAPIKey is the whole check a request pays: parse,
+// lookup by id in SQLite, HMAC, expiry and client revocation.
+func BenchmarkAuthenticateAPIKey(b *testing.B) {
+	ctx := context.Background()
+	db := storetest.MustOpenSQLite(b, storetest.Options())
+	svc := &institution.Service{Store: db, Pepper: []byte("0123456789abcdef0123456789abcdef"), Now: time.Now}
+	c, _, err := svc.CreateClient(ctx, "bench", "Bench Bank", []string{"login"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, _, err := svc.IssueAPIKey(ctx, "bench", c.ID, nil, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := svc.AuthenticateAPIKey(ctx, raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

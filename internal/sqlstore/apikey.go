@@ -61,16 +61,16 @@ const apiKeyColumns = `id, client_id, secret_hash, scopes, created_at, expires_a
 
 // APIKey returns one key by id, whoever owns it: authentication starts from
 // the id in the presented key and then checks the owner.
+// It is on every authenticated request's path, so it is one statement (its
+// own snapshot, no transaction) that also reads the owner's revocation.
 func (db *DB) APIKey(ctx context.Context, id string) (*institution.APIKey, error) {
-	var k *institution.APIKey
-	err := db.read(ctx, func(tx *dbtx) error {
-		var err error
-		k, err = scanAPIKey(tx.queryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = ?`, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("api key %s: %w", id, errs.ErrNotFound)
-		}
-		return err
-	})
+	row := db.db.QueryRowContext(ctx, db.Rebind(`SELECT k.id, k.client_id, k.secret_hash, k.scopes, k.created_at,
+		k.expires_at, k.revoked_at, c.revoked_at IS NOT NULL
+		FROM api_keys k JOIN clients c ON c.id = k.client_id WHERE k.id = ?`), id)
+	k, err := scanAPIKey(row, true)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("api key %s: %w", id, errs.ErrNotFound)
+	}
 	return k, err
 }
 
@@ -84,7 +84,7 @@ func (db *DB) APIKeys(ctx context.Context, clientID string) ([]*institution.APIK
 		}
 		defer rows.Close()
 		for rows.Next() {
-			k, err := scanAPIKey(rows)
+			k, err := scanAPIKey(rows, false)
 			if err != nil {
 				return err
 			}
@@ -95,12 +95,17 @@ func (db *DB) APIKeys(ctx context.Context, clientID string) ([]*institution.APIK
 	return out, err
 }
 
-func scanAPIKey(s scanner) (*institution.APIKey, error) {
+// scanAPIKey reads apiKeyColumns and, when withOwner, the owner's revocation.
+func scanAPIKey(s scanner, withOwner bool) (*institution.APIKey, error) {
 	var k institution.APIKey
 	var scopes string
 	var created, expires int64
 	var revoked sql.NullInt64
-	if err := s.Scan(&k.ID, &k.ClientID, &k.SecretHash, &scopes, &created, &expires, &revoked); err != nil {
+	dest := []any{&k.ID, &k.ClientID, &k.SecretHash, &scopes, &created, &expires, &revoked}
+	if withOwner {
+		dest = append(dest, &k.ClientRevoked)
+	}
+	if err := s.Scan(dest...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, err
 		}

@@ -93,6 +93,16 @@ func testAPIKeys(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		must(t, err)
 		sameJSON(t, "api key", got, b1)
 	})
+	t.Run("ok/get reports the owner's revocation", func(t *testing.T) {
+		k := newAPIKey("key_c1", "cl_b", base)
+		must(t, db.CreateAPIKey(t.Context(), k, entry("api_key.create", k.ID)))
+		must(t, db.RevokeClient(t.Context(), "cl_b", base.Add(time.Minute), entry("client.revoke", "cl_b")))
+		got, err := db.APIKey(t.Context(), "key_c1")
+		must(t, err)
+		if !got.ClientRevoked || got.RevokedAt != nil {
+			t.Fatalf("key of a revoked client: ClientRevoked=%v RevokedAt=%v", got.ClientRevoked, got.RevokedAt)
+		}
+	})
 	t.Run("ok/list is scoped to the client", func(t *testing.T) {
 		got, err := db.APIKeys(t.Context(), "cl_a")
 		must(t, err)
