@@ -76,23 +76,8 @@ func (db *DB) APIKey(ctx context.Context, id string) (*institution.APIKey, error
 
 // APIKeys returns the keys of one client, oldest first.
 func (db *DB) APIKeys(ctx context.Context, clientID string) ([]*institution.APIKey, error) {
-	var out []*institution.APIKey
-	err := db.read(ctx, func(tx *dbtx) error {
-		rows, err := tx.query(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE client_id = ? ORDER BY created_at, id`, clientID)
-		if err != nil {
-			return fmt.Errorf("read api keys: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			k, err := scanAPIKey(rows, false)
-			if err != nil {
-				return err
-			}
-			out = append(out, k)
-		}
-		return rows.Err()
-	})
-	return out, err
+	scan := func(s scanner) (*institution.APIKey, error) { return scanAPIKey(s, false) }
+	return list(ctx, db, "api keys", scan, `SELECT `+apiKeyColumns+` FROM api_keys WHERE client_id = ? ORDER BY created_at, id`, clientID)
 }
 
 // scanAPIKey reads apiKeyColumns and, when withOwner, the owner's revocation.

@@ -136,24 +136,11 @@ func (db *DB) AuditEvents(ctx context.Context, after int64, limit int) ([]audit.
 }
 
 func findEvents(ctx context.Context, tx *dbtx, after int64, limit int) ([]audit.Event, error) {
-	rows, err := tx.query(ctx, `SELECT seq, time, actor, action, target, result, request_id, client_ip, details, prev_hash, hash
+	return queryAll(ctx, tx, "audit events", scanEvent, `SELECT seq, time, actor, action, target, result, request_id, client_ip, details, prev_hash, hash
 		FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("read audit events: %w", err)
-	}
-	defer rows.Close()
-	var out []audit.Event
-	for rows.Next() {
-		ev, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ev)
-	}
-	return out, rows.Err()
 }
 
-func scanEvent(rows *sql.Rows) (audit.Event, error) {
+func scanEvent(rows scanner) (audit.Event, error) {
 	var ev audit.Event
 	var t int64
 	var details string
@@ -169,23 +156,7 @@ func scanEvent(rows *sql.Rows) (audit.Event, error) {
 
 // AuditCheckpoints returns every signed checkpoint in Seq order.
 func (db *DB) AuditCheckpoints(ctx context.Context) ([]audit.Checkpoint, error) {
-	var out []audit.Checkpoint
-	err := db.read(ctx, func(tx *dbtx) error {
-		rows, err := tx.query(ctx, `SELECT seq, hash, time, signature FROM audit_checkpoints ORDER BY seq`)
-		if err != nil {
-			return fmt.Errorf("read audit checkpoints: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			c, err := scanCheckpoint(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, c)
-		}
-		return rows.Err()
-	})
-	return out, err
+	return list(ctx, db, "audit checkpoints", scanCheckpoint, `SELECT seq, hash, time, signature FROM audit_checkpoints ORDER BY seq`)
 }
 
 // AuditHead returns the signed head: the last sequence number and its hash.

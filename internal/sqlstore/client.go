@@ -64,23 +64,7 @@ func findClient(ctx context.Context, tx *dbtx, id string) (*institution.Client, 
 
 // Clients returns every client, oldest first.
 func (db *DB) Clients(ctx context.Context) ([]*institution.Client, error) {
-	var out []*institution.Client
-	err := db.read(ctx, func(tx *dbtx) error {
-		rows, err := tx.query(ctx, `SELECT `+clientColumns+` FROM clients ORDER BY created_at, id`)
-		if err != nil {
-			return fmt.Errorf("read clients: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			c, err := scanClient(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, c)
-		}
-		return rows.Err()
-	})
-	return out, err
+	return list(ctx, db, "clients", scanClient, `SELECT `+clientColumns+` FROM clients ORDER BY created_at, id`)
 }
 
 func scanClient(s scanner) (*institution.Client, error) {

@@ -10,25 +10,17 @@ import (
 
 // DataKeys returns every wrapped data key, oldest first.
 func (db *DB) DataKeys(ctx context.Context) ([]crypto.WrappedKey, error) {
-	var out []crypto.WrappedKey
-	err := db.read(ctx, func(tx *dbtx) error {
-		rows, err := tx.query(ctx, `SELECT id, kek_version, wrapped, created_at FROM data_keys ORDER BY created_at, id`)
-		if err != nil {
-			return fmt.Errorf("read data keys: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var k crypto.WrappedKey
-			var created int64
-			if err := rows.Scan(&k.ID, &k.KEKVersion, &k.Wrapped, &created); err != nil {
-				return fmt.Errorf("scan data key: %w", err)
-			}
-			k.CreatedAt = fromNanos(created)
-			out = append(out, k)
-		}
-		return rows.Err()
-	})
-	return out, err
+	return list(ctx, db, "data keys", scanDataKey, `SELECT id, kek_version, wrapped, created_at FROM data_keys ORDER BY created_at, id`)
+}
+
+func scanDataKey(s scanner) (crypto.WrappedKey, error) {
+	var k crypto.WrappedKey
+	var created int64
+	if err := s.Scan(&k.ID, &k.KEKVersion, &k.Wrapped, &created); err != nil {
+		return k, fmt.Errorf("scan data key: %w", err)
+	}
+	k.CreatedAt = fromNanos(created)
+	return k, nil
 }
 
 // AddDataKey stores a new wrapped data key; an existing id is a conflict.

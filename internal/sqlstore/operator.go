@@ -72,23 +72,7 @@ func (db *DB) findOperator(ctx context.Context, column, value string) (*operator
 
 // Operators returns every operator, ordered by username.
 func (db *DB) Operators(ctx context.Context) ([]*operator.Operator, error) {
-	var out []*operator.Operator
-	err := db.read(ctx, func(tx *dbtx) error {
-		rows, err := tx.query(ctx, `SELECT `+operatorColumns+` FROM operators ORDER BY username`)
-		if err != nil {
-			return fmt.Errorf("read operators: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			o, err := scanOperator(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, o)
-		}
-		return rows.Err()
-	})
-	return out, err
+	return list(ctx, db, "operators", scanOperator, `SELECT `+operatorColumns+` FROM operators ORDER BY username`)
 }
 
 func scanOperator(s scanner) (*operator.Operator, error) {

@@ -13,26 +13,18 @@ import (
 // SigningKeys returns every JWT signing key, oldest first; the one with no
 // RetiredAt signs.
 func (db *DB) SigningKeys(ctx context.Context) ([]oauth.StoredKey, error) {
-	var out []oauth.StoredKey
-	err := db.read(ctx, func(tx *dbtx) error {
-		rows, err := tx.query(ctx, `SELECT id, sealed, created_at, retired_at FROM signing_keys ORDER BY created_at, id`)
-		if err != nil {
-			return fmt.Errorf("read signing keys: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var k oauth.StoredKey
-			var created int64
-			var retired sql.NullInt64
-			if err := rows.Scan(&k.ID, &k.Sealed, &created, &retired); err != nil {
-				return fmt.Errorf("scan signing key: %w", err)
-			}
-			k.CreatedAt, k.RetiredAt = fromNanos(created), fromNullNanos(retired)
-			out = append(out, k)
-		}
-		return rows.Err()
-	})
-	return out, err
+	return list(ctx, db, "signing keys", scanSigningKey, `SELECT id, sealed, created_at, retired_at FROM signing_keys ORDER BY created_at, id`)
+}
+
+func scanSigningKey(s scanner) (oauth.StoredKey, error) {
+	var k oauth.StoredKey
+	var created int64
+	var retired sql.NullInt64
+	if err := s.Scan(&k.ID, &k.Sealed, &created, &retired); err != nil {
+		return k, fmt.Errorf("scan signing key: %w", err)
+	}
+	k.CreatedAt, k.RetiredAt = fromNanos(created), fromNullNanos(retired)
+	return k, nil
 }
 
 // AddSigningKey retires every active key and stores k, with its audit entry,

@@ -135,3 +135,32 @@ func expectOne(res sql.Result, what string) error {
 	}
 	return nil
 }
+
+// list runs one query in a read transaction and scans every row.
+func list[T any](ctx context.Context, db *DB, what string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	var out []T
+	err := db.read(ctx, func(tx *dbtx) error {
+		var err error
+		out, err = queryAll(ctx, tx, what, scan, query, args...)
+		return err
+	})
+	return out, err
+}
+
+// queryAll scans every row of query with scan.
+func queryAll[T any](ctx context.Context, tx *dbtx, what string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := tx.query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
