@@ -117,6 +117,13 @@ function leave() {
   me = null;
   sessionStorage.removeItem("haechi_csrf");
   $("#whoami").textContent = "";
+  // The next person at this screen must not find the last operator's
+  // shown-once secret or data in the page, hidden or not.
+  $("#client-secret").textContent = "";
+  $("#client-secret").hidden = true;
+  $("#verify-result").textContent = "";
+  $("#client-form").reset();
+  for (const tbody of document.querySelectorAll("#home-view tbody")) tbody.replaceChildren();
   $("#home-view").hidden = true;
   $("#login-view").hidden = false;
 }
