@@ -11,6 +11,7 @@ import (
 	"github.com/haechi/haechi/internal/audit"
 	"github.com/haechi/haechi/internal/config"
 	"github.com/haechi/haechi/internal/crypto"
+	"github.com/haechi/haechi/internal/customer"
 	"github.com/haechi/haechi/internal/institution"
 	"github.com/haechi/haechi/internal/operator"
 	"github.com/haechi/haechi/internal/postgres"
@@ -28,6 +29,7 @@ type app struct {
 	hasher       *crypto.Hasher
 	institutions *institution.Service
 	operators    *operator.Service
+	customers    *customer.Service
 	now          func() time.Time
 }
 
@@ -75,6 +77,7 @@ func (a *app) buildServices() {
 	a.hasher = crypto.NewHasher(a.keys.Pepper, crypto.HashParams{Time: uint32(c.HashTime), MemKiB: uint32(c.HashMemoryKiB), Threads: 1}, c.HashWorkers, c.HashQueue)
 	a.institutions = &institution.Service{Store: a.db, Pepper: a.keys.Pepper, Now: a.now}
 	a.operators = &operator.Service{Store: a.db, Hasher: a.hasher, Ring: a.ring, Pepper: a.keys.Pepper, Now: a.now}
+	a.customers = &customer.Service{Store: a.db, Ring: a.ring, Now: a.now}
 }
 
 func (a *app) auditSigner() *audit.Signer {

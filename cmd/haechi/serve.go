@@ -69,6 +69,7 @@ func (a *app) server(ctx context.Context, log *slog.Logger) (*api.Server, error)
 		Institutions:   a.institutions,
 		Tokens:         issuer,
 		Operators:      a.operators,
+		Customers:      a.customers,
 		Audit:          a.db,
 		AuditKey:       a.auditKey().Public().(ed25519.PublicKey),
 		Ready:          a.db.Ping,

@@ -27,6 +27,7 @@ import (
 	"github.com/haechi/haechi/internal/api"
 	"github.com/haechi/haechi/internal/audit"
 	"github.com/haechi/haechi/internal/crypto"
+	"github.com/haechi/haechi/internal/customer"
 	"github.com/haechi/haechi/internal/institution"
 	"github.com/haechi/haechi/internal/oauth"
 	"github.com/haechi/haechi/internal/operator"
@@ -84,7 +85,7 @@ func newEnv(t *testing.T, configure ...func(*api.Server)) *env {
 	e.inst = &institution.Service{Store: db, Pepper: km.Pepper, Now: clk.Now}
 	e.ops = &operator.Service{Store: db, Hasher: crypto.NewHasher(km.Pepper, crypto.TestHashParams, 2, 16), Ring: ring, Pepper: km.Pepper, Now: clk.Now}
 	e.server = &api.Server{
-		Institutions: e.inst, Tokens: issuer, Operators: e.ops,
+		Institutions: e.inst, Tokens: issuer, Operators: e.ops, Customers: &customer.Service{Store: db, Ring: ring, Now: clk.Now},
 		Audit: db, AuditKey: km.AuditKey().Public().(ed25519.PublicKey), Ready: db.Ping,
 		Registry: prometheus.NewRegistry(), Now: clk.Now,
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/haechi/haechi/internal/institution"
 	"github.com/haechi/haechi/internal/operator"
 )
 
@@ -38,6 +39,9 @@ func (s *Server) routes() []route {
 
 		{method: "POST", pattern: "/v1/oauth/token", handle: s.token, summary: "OAuth2 client credentials grant"},
 		{method: "GET", pattern: "/v1/ping", auth: authInstitution, handle: s.ping, summary: "Authenticated no-op"},
+
+		{method: "POST", pattern: "/v1/customers", auth: authInstitution, scope: institution.ScopeDevice, handle: s.createCustomer, summary: "Create a customer"},
+		{method: "GET", pattern: "/v1/customers/{id}", auth: authInstitution, scope: institution.ScopeDevice, handle: s.getCustomer, summary: "Show a customer, masked"},
 
 		{method: "POST", pattern: "/v1/operator/sessions", auth: authOperatorLogin, handle: s.login, summary: "Operator login (password + TOTP)"},
 		{method: "DELETE", pattern: "/v1/operator/sessions/current", auth: authOperator, handle: s.logout, summary: "Operator logout"},

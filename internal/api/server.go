@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/haechi/haechi/internal/audit"
+	"github.com/haechi/haechi/internal/customer"
 	"github.com/haechi/haechi/internal/institution"
 	"github.com/haechi/haechi/internal/oauth"
 	"github.com/haechi/haechi/internal/operator"
@@ -29,6 +30,7 @@ type Server struct {
 	Institutions *institution.Service
 	Tokens       *oauth.Issuer
 	Operators    *operator.Service
+	Customers    *customer.Service
 	Audit        audit.Store
 	AuditKey     ed25519.PublicKey
 	// Ready reports whether the database answers; nil means always ready.

@@ -21,10 +21,13 @@ const (
 	RoleAnalyst Role = "analyst"
 	RoleAuditor Role = "auditor"
 	RoleAdmin   Role = "admin"
+	// RoleSupervisor approves what another operator requested, such as a
+	// call-center release of a blocked device registration.
+	RoleSupervisor Role = "supervisor"
 )
 
 // Roles is every role, in the order the console shows them.
-var Roles = []Role{RoleAgent, RoleTeller, RoleAnalyst, RoleAuditor, RoleAdmin}
+var Roles = []Role{RoleAgent, RoleTeller, RoleAnalyst, RoleAuditor, RoleAdmin, RoleSupervisor}
 
 // Operator is a staff account. TOTPSealed is the TOTP secret sealed with the
 // data keyring; LastTOTPStep stops a code from being used twice.

@@ -52,6 +52,10 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	t.Run("api keys", func(t *testing.T) { testAPIKeys(t, migrated) })
 	t.Run("operators", func(t *testing.T) { testOperators(t, migrated) })
 	t.Run("signing keys", func(t *testing.T) { testSigningKeys(t, migrated) })
+	t.Run("customers and codes", func(t *testing.T) { testCustomers(t, migrated); testOneTimeCodes(t, migrated) })
+	t.Run("notifications", func(t *testing.T) { testNotifications(t, migrated) })
+	t.Run("passkey sessions", func(t *testing.T) { testPasskeySessions(t, migrated) })
+	t.Run("devices", func(t *testing.T) { testDevices(t, migrated) })
 }
 
 // base is a fixed time with nanoseconds, which every engine must keep.
