@@ -30,6 +30,7 @@ type app struct {
 	institutions *institution.Service
 	operators    *operator.Service
 	customers    *customer.Service
+	devices      *deviceWiring // built by server, for serve only
 	now          func() time.Time
 }
 

@@ -49,6 +49,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	dctx, stopDispatch := context.WithCancel(ctx)
+	defer stopDispatch()
+	go a.dispatch(dctx, a.devices.channel, log)
 	return a.listen(ctx, srv, log, stdout)
 }
 
@@ -63,6 +66,10 @@ func (a *app) server(ctx context.Context, log *slog.Logger) (*api.Server, error)
 	if err != nil {
 		return nil, err
 	}
+	if a.devices, err = a.buildDevices(log); err != nil {
+		return nil, err
+	}
+	a.devices.describe(log)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return &api.Server{
@@ -70,6 +77,11 @@ func (a *app) server(ctx context.Context, log *slog.Logger) (*api.Server, error)
 		Tokens:         issuer,
 		Operators:      a.operators,
 		Customers:      a.customers,
+		Devices:        a.devices.service,
+		WebAuthn:       a.devices.webauthn,
+		DeviceRequests: a.devices.requests,
+		Directory:      a.db,
+		Simulators:     a.devices.sims,
 		Audit:          a.db,
 		AuditKey:       a.auditKey().Public().(ed25519.PublicKey),
 		Ready:          a.db.Ping,

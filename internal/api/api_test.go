@@ -25,12 +25,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/haechi/haechi/internal/api"
+	"github.com/haechi/haechi/internal/attest"
 	"github.com/haechi/haechi/internal/audit"
+	"github.com/haechi/haechi/internal/carrier"
 	"github.com/haechi/haechi/internal/crypto"
 	"github.com/haechi/haechi/internal/customer"
+	"github.com/haechi/haechi/internal/device"
+	"github.com/haechi/haechi/internal/idcheck"
 	"github.com/haechi/haechi/internal/institution"
 	"github.com/haechi/haechi/internal/oauth"
+	"github.com/haechi/haechi/internal/onetime"
 	"github.com/haechi/haechi/internal/operator"
+	"github.com/haechi/haechi/internal/passkey"
 	"github.com/haechi/haechi/internal/ratelimit"
 	"github.com/haechi/haechi/internal/sqlstore"
 	"github.com/haechi/haechi/internal/storetest"
@@ -54,16 +60,21 @@ const (
 	tokenAudience = "haechi-api"
 )
 
-// env is a running server over real services and a fresh SQLite database.
+// env is a running server over real services and a fresh SQLite database,
+// with the carrier, attestation and ID-check simulators.
 type env struct {
-	t      *testing.T
-	clock  *clock
-	db     *sqlstore.DB
-	ring   *crypto.Keyring
-	inst   *institution.Service
-	ops    *operator.Service
-	server *api.Server
-	url    string
+	t         *testing.T
+	clock     *clock
+	db        *sqlstore.DB
+	ring      *crypto.Keyring
+	inst      *institution.Service
+	ops       *operator.Service
+	customers *customer.Service
+	devices   *device.Service
+	carrier   *carrier.Simulator
+	attest    *attest.Simulator
+	server    *api.Server
+	url       string
 }
 
 func newEnv(t *testing.T, configure ...func(*api.Server)) *env {
@@ -84,11 +95,13 @@ func newEnv(t *testing.T, configure ...func(*api.Server)) *env {
 	e := &env{t: t, clock: clk, db: db, ring: ring}
 	e.inst = &institution.Service{Store: db, Pepper: km.Pepper, Now: clk.Now}
 	e.ops = &operator.Service{Store: db, Hasher: crypto.NewHasher(km.Pepper, crypto.TestHashParams, 2, 16), Ring: ring, Pepper: km.Pepper, Now: clk.Now}
+	e.customers = &customer.Service{Store: db, Ring: ring, Now: clk.Now}
 	e.server = &api.Server{
-		Institutions: e.inst, Tokens: issuer, Operators: e.ops, Customers: &customer.Service{Store: db, Ring: ring, Now: clk.Now},
+		Institutions: e.inst, Tokens: issuer, Operators: e.ops, Customers: e.customers,
 		Audit: db, AuditKey: km.AuditKey().Public().(ed25519.PublicKey), Ready: db.Ping,
 		Registry: prometheus.NewRegistry(), Now: clk.Now,
 	}
+	e.addDevices(km.Pepper)
 	for _, c := range configure {
 		c(e.server)
 	}
@@ -96,6 +109,37 @@ func newEnv(t *testing.T, configure ...func(*api.Server)) *env {
 	t.Cleanup(ts.Close)
 	e.url = ts.URL
 	return e
+}
+
+// addDevices wires device registration over the simulators, with the
+// demo policy, as serve --demo does.
+func (e *env) addDevices(pepper []byte) {
+	e.t.Helper()
+	idc, err := idcheck.NewSimulator(idcheck.DefaultRecords()...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.carrier = carrier.NewSimulator(carrier.DefaultSubscribers()...)
+	e.attest = attest.NewSimulator()
+	e.attest.Now = e.clock.Now
+	e.devices = &device.Service{
+		Store: e.db, Customers: e.customers, Carrier: e.carrier, Attest: e.attest,
+		Codes: &onetime.Service{Store: e.db, Pepper: pepper, Now: e.clock.Now}, Ring: e.ring,
+		Policy: device.DemoPolicy(), Risk: device.SimpleScorer{Log: e.db},
+		StepUp: device.SimulatorStepUp{Carrier: e.carrier, IDCheck: idc}, Now: e.clock.Now,
+	}
+	if err := e.devices.Validate(); err != nil {
+		e.t.Fatal(err)
+	}
+	pk, err := passkey.New(passkey.Config{RPID: "localhost", RPName: "haechi", Origins: []string{passkeyOrigin}}, e.db, e.clock.Now)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.server.Devices = e.devices
+	e.server.WebAuthn = &device.WebAuthn{Passkeys: pk, Devices: e.devices}
+	e.server.DeviceRequests = &device.Requests{Store: e.db, Now: e.clock.Now}
+	e.server.Directory = e.db
+	e.server.Simulators = &api.Simulators{Carrier: e.carrier, Attest: e.attest}
 }
 
 // request builds a request; a non-empty body is sent as JSON.
@@ -133,6 +177,7 @@ func (e *env) send(r *http.Request) response {
 type problem struct {
 	Type, Title, Code, Detail, Instance, Field string
 	Status                                     int
+	RemainingAttempts                          *int `json:"remaining_attempts"`
 }
 
 // wantProblem checks the status and code of a problem response.

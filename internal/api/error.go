@@ -12,6 +12,7 @@ import (
 
 	"github.com/haechi/haechi/internal/audit"
 	"github.com/haechi/haechi/internal/crypto"
+	"github.com/haechi/haechi/internal/device"
 	"github.com/haechi/haechi/internal/errs"
 )
 
@@ -36,6 +37,9 @@ type problem struct {
 	Detail   string `json:"detail,omitempty"`
 	Instance string `json:"instance,omitempty"`
 	Field    string `json:"field,omitempty"`
+	// RemainingAttempts is how many more failures a counted refusal (a
+	// device registration step) allows before restriction mode.
+	RemainingAttempts *int `json:"remaining_attempts,omitempty"`
 }
 
 var kindStatus = map[errs.Kind]int{
@@ -80,6 +84,9 @@ func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if ko {
 		p.Title = e.KO
+	}
+	if n, ok := device.Remaining(err); ok {
+		p.RemainingAttempts = &n
 	}
 	h := w.Header()
 	if secs := retryAfterSeconds(e, status); secs > 0 {

@@ -13,6 +13,7 @@ const (
 	authInstitution                   // API key or bearer JWT, then scope
 	authOperatorLogin                 // no session yet: same-origin checks only
 	authOperator                      // session cookie, CSRF on writes, then role
+	authDevice                        // signed by a registered device's key over a server nonce
 )
 
 // route is one entry of the API. The table below is the single source for
@@ -30,6 +31,10 @@ type route struct {
 func (s *Server) routes() []route {
 	admin := []operator.Role{operator.RoleAdmin}
 	auditors := []operator.Role{operator.RoleAuditor, operator.RoleAdmin}
+	recovery := []operator.Role{operator.RoleAgent, operator.RoleSupervisor, operator.RoleTeller, operator.RoleAdmin}
+	agents := []operator.Role{operator.RoleAgent}
+	supervisors := []operator.Role{operator.RoleSupervisor}
+	tellers := []operator.Role{operator.RoleTeller}
 	return []route{
 		{method: "GET", pattern: "/healthz", handle: s.healthz, summary: "Liveness probe"},
 		{method: "GET", pattern: "/readyz", handle: s.readyz, summary: "Readiness probe (database reachable)"},
@@ -43,6 +48,18 @@ func (s *Server) routes() []route {
 		{method: "POST", pattern: "/v1/customers", auth: authInstitution, scope: institution.ScopeDevice, handle: s.createCustomer, summary: "Create a customer"},
 		{method: "GET", pattern: "/v1/customers/{id}", auth: authInstitution, scope: institution.ScopeDevice, handle: s.getCustomer, summary: "Show a customer, masked"},
 
+		{method: "GET", pattern: "/v1/customers/{id}/devices", auth: authInstitution, scope: institution.ScopeDevice, handle: s.customerDevices, summary: "List a customer's devices"},
+		{method: "GET", pattern: "/v1/customers/{id}/registration-status", auth: authInstitution, scope: institution.ScopeDevice, handle: s.registrationStatus, summary: "A customer's device registration status"},
+		{method: "POST", pattern: "/v1/customers/{id}/registration-step-up", auth: authInstitution, scope: institution.ScopeDevice, handle: s.stepUp, summary: "Lift a registration restriction by stronger verification"},
+
+		{method: "POST", pattern: "/v1/device-registrations", handle: s.startRegistration, summary: "Start a device registration"},
+		{method: "POST", pattern: "/v1/device-registrations/{id}/code", handle: s.verifyRegistrationCode, summary: "Submit the carrier SMS code"},
+		{method: "POST", pattern: "/v1/device-registrations/{id}/key", handle: s.bindAppKey, summary: "Bind the app's P-256 key"},
+		{method: "POST", pattern: "/v1/device-registrations/{id}/passkey/options", handle: s.passkeyOptions, summary: "WebAuthn creation options for a registration"},
+		{method: "POST", pattern: "/v1/device-registrations/{id}/passkey", handle: s.bindPasskey, summary: "Bind a WebAuthn credential"},
+		{method: "POST", pattern: "/v1/device-nonces", handle: s.issueDeviceNonce, summary: "A single-use nonce for a device-signed request"},
+		{method: "GET", pattern: "/v1/devices/current", auth: authDevice, handle: s.currentDevice, summary: "The device that signed the request"},
+
 		{method: "POST", pattern: "/v1/operator/sessions", auth: authOperatorLogin, handle: s.login, summary: "Operator login (password + TOTP)"},
 		{method: "DELETE", pattern: "/v1/operator/sessions/current", auth: authOperator, handle: s.logout, summary: "Operator logout"},
 		{method: "GET", pattern: "/v1/operator/me", auth: authOperator, handle: s.me, summary: "The logged-in operator"},
@@ -53,6 +70,11 @@ func (s *Server) routes() []route {
 		{method: "POST", pattern: "/v1/operator/clients/{id}/api-keys", auth: authOperator, roles: admin, handle: s.issueAPIKey, summary: "Issue an API key for a client"},
 		{method: "GET", pattern: "/v1/operator/operators", auth: authOperator, roles: admin, handle: s.listOperators, summary: "List operators"},
 		{method: "POST", pattern: "/v1/operator/operators/{id}/disable", auth: authOperator, roles: admin, handle: s.disableOperator, summary: "Disable an operator and end their sessions"},
+
+		{method: "GET", pattern: "/v1/operator/customers/{id}/registration-status", auth: authOperator, roles: recovery, handle: s.operatorRegistrationStatus, summary: "A customer's device registration status"},
+		{method: "POST", pattern: "/v1/operator/releases", auth: authOperator, roles: agents, handle: s.requestRelease, summary: "Request a call-center release of a restriction or block"},
+		{method: "POST", pattern: "/v1/operator/releases/{id}/approve", auth: authOperator, roles: supervisors, handle: s.approveRelease, summary: "Approve another operator's release request"},
+		{method: "POST", pattern: "/v1/operator/customers/{id}/branch-reset", auth: authOperator, roles: tellers, handle: s.branchReset, summary: "Branch reset after an in-person ID check"},
 
 		{method: "GET", pattern: "/v1/operator/audit/verify", auth: authOperator, roles: auditors, handle: s.verifyAudit, summary: "Verify the audit chain"},
 		{method: "GET", pattern: "/v1/operator/audit/events", auth: authOperator, roles: auditors, handle: s.auditEvents, summary: "Page through audit events"},

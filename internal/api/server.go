@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/haechi/haechi/internal/audit"
 	"github.com/haechi/haechi/internal/customer"
+	"github.com/haechi/haechi/internal/device"
 	"github.com/haechi/haechi/internal/institution"
 	"github.com/haechi/haechi/internal/oauth"
 	"github.com/haechi/haechi/internal/operator"
@@ -31,8 +33,16 @@ type Server struct {
 	Tokens       *oauth.Issuer
 	Operators    *operator.Service
 	Customers    *customer.Service
-	Audit        audit.Store
-	AuditKey     ed25519.PublicKey
+	// Devices runs device registration and its recoveries; WebAuthn is its
+	// passkey path (nil: the passkey routes answer 503); DeviceRequests
+	// verifies device-signed requests; Directory finds a customer's
+	// institution for operator routes.
+	Devices        *device.Service
+	WebAuthn       *device.WebAuthn
+	DeviceRequests *device.Requests
+	Directory      Directory
+	Audit          audit.Store
+	AuditKey       ed25519.PublicKey
 	// Ready reports whether the database answers; nil means always ready.
 	Ready func(ctx context.Context) error
 
@@ -53,6 +63,10 @@ type Server struct {
 	TrustedProxies []netip.Prefix
 	// Console serves the operator console under /console/ (nil: none).
 	Console http.Handler
+	// Simulators, when set, mounts the demo-only simulator routes. They are
+	// not part of the API: outside the route table and the OpenAPI
+	// document, and never set in production.
+	Simulators *Simulators
 
 	metrics *metrics
 	prom    http.Handler
@@ -64,7 +78,7 @@ type Server struct {
 func (s *Server) Handler() http.Handler {
 	s.defaults()
 	mux := http.NewServeMux()
-	for _, rt := range append(s.routes(), s.extra...) {
+	for _, rt := range slices.Concat(s.routes(), s.simulatorRoutes(), s.extra) {
 		mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
 	}
 	if s.Console != nil {
@@ -126,6 +140,8 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt route) (*h
 		return r, s.checkSameOrigin(r)
 	case authOperator:
 		return s.authOperator(r, rt)
+	case authDevice:
+		return s.authDevice(w, r)
 	}
 	return r, nil
 }

@@ -44,6 +44,29 @@ type Config struct {
 	RateIPBurst      int
 	RateClientPerSec float64
 	RateClientBurst  int
+
+	// Simulators turns on the built-in carrier, attestation and ID-check
+	// simulators (serve --demo does too). Otherwise each authority is
+	// reached over HTTP at its URL with its bearer token; an authority with
+	// neither makes registration answer 503 provider_not_configured.
+	Simulators   bool
+	CarrierURL   string
+	CarrierToken string
+	AttestURL    string
+	AttestToken  string
+	IDCheckURL   string
+	IDCheckToken string
+
+	// DeviceAppDigests are the SHA-256 digests (hex) of the bank app's
+	// genuine signing certificates and DeviceMinAppVersion the lowest app
+	// version accepted. Without digests only the simulators' demo app
+	// registers; with neither, registration answers 503.
+	DeviceAppDigests    []string
+	DeviceMinAppVersion string
+
+	// WebAuthnRPID and WebAuthnOrigins are the passkey relying party.
+	WebAuthnRPID    string
+	WebAuthnOrigins []string
 }
 
 // Default returns the settings haechi runs with when nothing is set.
@@ -65,6 +88,8 @@ func Default() Config {
 		RateIPBurst:      100,
 		RateClientPerSec: 200,
 		RateClientBurst:  400,
+		WebAuthnRPID:     "localhost",
+		WebAuthnOrigins:  []string{"http://localhost:8080"},
 	}
 }
 
@@ -162,8 +187,56 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("settings HAECHI_TLS_CERT and HAECHI_TLS_KEY: set both or neither"))
 	}
 	errs = append(errs, c.validateNumbers()...)
+	errs = append(errs, c.validateProviders()...)
 	return errors.Join(errs...)
 }
+
+// validateProviders checks each authority's URL and token: a URL needs its
+// token, a token its URL, and simulators exclude real providers, so that a
+// half-configured authority is not silently replaced by a simulator.
+func (c *Config) validateProviders() []error {
+	var errs []error
+	for _, p := range c.providers() {
+		switch {
+		case p.url != "" && !strings.HasPrefix(p.url, "https://") && !strings.HasPrefix(p.url, "http://"):
+			errs = append(errs, fmt.Errorf("setting %s_URL: must start with https:// (or http:// for a local sidecar)", p.env))
+		case (p.url == "") != (p.token == ""):
+			errs = append(errs, fmt.Errorf("settings %s_URL and %s_TOKEN: set both or neither", p.env, p.env))
+		case p.url != "" && c.SimulatorsOn():
+			errs = append(errs, fmt.Errorf("setting %s_URL: the simulators are on (--demo or HAECHI_SIMULATORS); unset one", p.env))
+		}
+	}
+	if strings.TrimSpace(c.WebAuthnRPID) == "" || len(c.WebAuthnOrigins) == 0 {
+		errs = append(errs, errors.New("settings HAECHI_WEBAUTHN_RP_ID and HAECHI_WEBAUTHN_ORIGINS: must not be empty"))
+	}
+	return errs
+}
+
+// Provider is one external authority's settings.
+type Provider struct {
+	env        string
+	url, token string
+}
+
+// URL and Token of the provider; both empty when it is not configured.
+func (p Provider) URL() string   { return p.url }
+func (p Provider) Token() string { return p.token }
+
+// Setting names the provider's variables, for messages.
+func (p Provider) Setting() string { return p.env + "_URL" }
+
+func (c *Config) providers() []Provider {
+	return []Provider{c.Carrier(), c.Attest(), c.IDCheck()}
+}
+
+// Carrier, Attest and IDCheck are the authorities' settings.
+func (c *Config) Carrier() Provider { return Provider{"HAECHI_CARRIER", c.CarrierURL, c.CarrierToken} }
+func (c *Config) Attest() Provider  { return Provider{"HAECHI_ATTEST", c.AttestURL, c.AttestToken} }
+func (c *Config) IDCheck() Provider { return Provider{"HAECHI_IDCHECK", c.IDCheckURL, c.IDCheckToken} }
+
+// SimulatorsOn reports whether the built-in simulators replace the
+// external authorities.
+func (c *Config) SimulatorsOn() bool { return c.Simulators || c.Demo }
 
 func (c *Config) validateNumbers() []error {
 	var errs []error

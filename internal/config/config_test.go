@@ -59,6 +59,26 @@ func TestLoad(t *testing.T) {
 		{name: "error/out of range", env: map[string]string{"HAECHI_ARGON2_MEMORY_KIB": "1024"}, wantErr: "HAECHI_ARGON2_MEMORY_KIB"},
 		{name: "error/bad duration", env: map[string]string{"HAECHI_TOKEN_TTL": "10"}, wantErr: "HAECHI_TOKEN_TTL"},
 		{name: "error/bad cidr", env: map[string]string{"HAECHI_TRUSTED_PROXIES": "10.0.0.1"}, wantErr: "HAECHI_TRUSTED_PROXIES"},
+		{name: "ok/providers over HTTP", env: map[string]string{"HAECHI_CARRIER_URL": "https://carrier.example", "HAECHI_CARRIER_TOKEN_FILE": secretFile,
+			"HAECHI_WEBAUTHN_RP_ID": "bank.example", "HAECHI_WEBAUTHN_ORIGINS": "https://bank.example, https://app.bank.example"},
+			check: func(t *testing.T, c *Config) {
+				if c.Carrier().URL() != "https://carrier.example" || c.Carrier().Token() == "" || c.Attest().URL() != "" || c.SimulatorsOn() {
+					t.Fatalf("providers %+v %+v", c.Carrier(), c.Attest())
+				}
+				if c.WebAuthnRPID != "bank.example" || len(c.WebAuthnOrigins) != 2 || c.WebAuthnOrigins[1] != "https://app.bank.example" {
+					t.Fatalf("webauthn %q %v", c.WebAuthnRPID, c.WebAuthnOrigins)
+				}
+			}},
+		{name: "ok/simulators by env or --demo", env: map[string]string{"HAECHI_SIMULATORS": "true"}, check: func(t *testing.T, c *Config) {
+			if !c.SimulatorsOn() {
+				t.Fatal("simulators off")
+			}
+		}},
+		{name: "error/provider URL without token", env: map[string]string{"HAECHI_ATTEST_URL": "https://attest.example"}, wantErr: "HAECHI_ATTEST_TOKEN"},
+		{name: "error/provider URL not http", env: map[string]string{"HAECHI_IDCHECK_URL": "ftp://x", "HAECHI_IDCHECK_TOKEN": "t"}, wantErr: "HAECHI_IDCHECK_URL"},
+		{name: "error/simulators and a provider", env: map[string]string{"HAECHI_CARRIER_URL": "https://c.example", "HAECHI_CARRIER_TOKEN": "t"},
+			args: []string{"--demo"}, serve: true, wantErr: "HAECHI_CARRIER_URL"},
+		{name: "error/simulators not a bool", env: map[string]string{"HAECHI_SIMULATORS": "yes please"}, wantErr: "HAECHI_SIMULATORS"},
 		{name: "error/serve flag on data command", args: []string{"--addr", ":1"}, wantErr: "flag provided but not defined"},
 	}
 	for _, tt := range tests {

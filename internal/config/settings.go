@@ -34,7 +34,48 @@ func settings() []setting {
 		float("HAECHI_RATE_CLIENT_PER_SEC", "requests per second per institution", func(c *Config) *float64 { return &c.RateClientPerSec }),
 		integer("HAECHI_RATE_CLIENT_BURST", "burst per institution", func(c *Config) *int { return &c.RateClientBurst }),
 		{env: "HAECHI_TRUSTED_PROXIES", usage: "comma-separated CIDRs whose X-Forwarded-For is believed", parse: parseProxies},
+		boolean("HAECHI_SIMULATORS", "true: built-in carrier, attestation and ID-check simulators (never in production)", func(c *Config) *bool { return &c.Simulators }),
+		str("HAECHI_CARRIER_URL", "", false, "carrier identity service base URL", func(c *Config) *string { return &c.CarrierURL }),
+		str("HAECHI_CARRIER_TOKEN", "", true, "carrier identity service bearer token", func(c *Config) *string { return &c.CarrierToken }),
+		str("HAECHI_ATTEST_URL", "", false, "app attestation service base URL", func(c *Config) *string { return &c.AttestURL }),
+		str("HAECHI_ATTEST_TOKEN", "", true, "app attestation service bearer token", func(c *Config) *string { return &c.AttestToken }),
+		str("HAECHI_IDCHECK_URL", "", false, "ID authenticity service base URL", func(c *Config) *string { return &c.IDCheckURL }),
+		str("HAECHI_IDCHECK_TOKEN", "", true, "ID authenticity service bearer token", func(c *Config) *string { return &c.IDCheckToken }),
+		{env: "HAECHI_DEVICE_APP_DIGESTS", usage: "comma-separated SHA-256 (hex) of the app's signing certificates", parse: func(c *Config, v string) error {
+			c.DeviceAppDigests = splitList(v)
+			return nil
+		}},
+		str("HAECHI_DEVICE_MIN_APP_VERSION", "", false, "lowest app version allowed to register", func(c *Config) *string { return &c.DeviceMinAppVersion }),
+		str("HAECHI_WEBAUTHN_RP_ID", "", false, "passkey relying party id (a domain)", func(c *Config) *string { return &c.WebAuthnRPID }),
+		{env: "HAECHI_WEBAUTHN_ORIGINS", usage: "comma-separated origins passkeys are made on", parse: parseOrigins},
 	}
+}
+
+func boolean(env, usage string, field func(*Config) *bool) setting {
+	return setting{env: env, usage: usage, parse: func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		*field(c) = b
+		return nil
+	}}
+}
+
+func parseOrigins(c *Config, v string) error {
+	c.WebAuthnOrigins = splitList(v)
+	return nil
+}
+
+// splitList splits a comma-separated value, dropping blanks.
+func splitList(v string) []string {
+	var out []string
+	for _, x := range strings.Split(v, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func str(env, flagName string, secret bool, usage string, field func(*Config) *string) setting {

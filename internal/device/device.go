@@ -83,6 +83,9 @@ type Device struct {
 	CreatedAt      time.Time  `json:"created_at"`
 	RevokedAt      *time.Time `json:"revoked_at,omitempty"`
 	RevokeReason   string     `json:"revoke_reason,omitempty"`
+	// Replaced lists the devices this one's registration revoked. BindKey
+	// sets it on the device it returns; it is not stored.
+	Replaced []string `json:"-"`
 }
 
 // Kinds of counter subject.

@@ -330,7 +330,7 @@ func (s *Service) complete(ctx context.Context, t *try, reg *Registration, key K
 		Transition:    &Transition{reg.ID, StateCodeVerified, StateCompleted},
 		Notifications: []notify.Notification{registeredNote(dev, t.now)},
 	}
-	_, err := s.record(ctx, t, a, nil)
+	out, err := s.record(ctx, t, a, nil)
 	switch {
 	case errors.Is(err, ErrStale):
 		return nil, s.fail(ctx, t, reg, ErrChallengeInvalid)
@@ -339,6 +339,7 @@ func (s *Service) complete(ctx context.Context, t *try, reg *Registration, key K
 	case err != nil:
 		return nil, err
 	}
+	dev.Replaced = out.Revoked
 	return dev, nil
 }
 

@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	t.Run("notifications", func(t *testing.T) { testNotifications(t, migrated) })
 	t.Run("passkey sessions", func(t *testing.T) { testPasskeySessions(t, migrated) })
 	t.Run("devices", func(t *testing.T) { testDevices(t, migrated) })
+	t.Run("device nonces", func(t *testing.T) { testDeviceNonces(t, migrated(t)) })
 }
 
 // base is a fixed time with nanoseconds, which every engine must keep.
