@@ -157,10 +157,13 @@ func (a *app) simulators(w *deviceWiring) (carrier.Provider, attest.Verifier, id
 func (a *app) devicePolicy(w *deviceWiring) (device.Policy, error) {
 	c := a.cfg
 	if len(c.DeviceAppDigests) == 0 && c.SimulatorsOn() {
-		return device.DemoPolicy(), nil
+		p := device.DemoPolicy()
+		p.MaxPatchAge, p.KeepPreviousDevices = c.DeviceMaxPatchAge, c.DeviceKeepPrevious
+		return p, nil
 	}
 	p := device.DefaultPolicy()
 	p.AllowedDigests, p.MinAppVersion = c.DeviceAppDigests, c.DeviceMinAppVersion
+	p.MaxPatchAge, p.KeepPreviousDevices = c.DeviceMaxPatchAge, c.DeviceKeepPrevious
 	if len(p.AllowedDigests) == 0 {
 		w.missing = append(w.missing, "HAECHI_DEVICE_APP_DIGESTS")
 		return p, nil

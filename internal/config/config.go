@@ -63,6 +63,10 @@ type Config struct {
 	// registers; with neither, registration answers 503.
 	DeviceAppDigests    []string
 	DeviceMinAppVersion string
+	// DeviceMaxPatchAge is how old a device's security patch may be, and
+	// DeviceKeepPrevious keeps earlier devices active on a new registration.
+	DeviceMaxPatchAge  time.Duration
+	DeviceKeepPrevious bool
 
 	// WebAuthnRPID and WebAuthnOrigins are the passkey relying party.
 	WebAuthnRPID    string
@@ -72,24 +76,25 @@ type Config struct {
 // Default returns the settings haechi runs with when nothing is set.
 func Default() Config {
 	return Config{
-		Addr:             "127.0.0.1:8080",
-		DataDir:          "./data",
-		LogLevel:         "info",
-		TokenIssuer:      "haechi",
-		TokenAudience:    "haechi-api",
-		TokenTTL:         10 * time.Minute,
-		CheckpointEvery:  100,
-		ShutdownTimeout:  20 * time.Second,
-		HashMemoryKiB:    46 * 1024,
-		HashTime:         1,
-		HashWorkers:      2,
-		HashQueue:        64,
-		RateIPPerSec:     50,
-		RateIPBurst:      100,
-		RateClientPerSec: 200,
-		RateClientBurst:  400,
-		WebAuthnRPID:     "localhost",
-		WebAuthnOrigins:  []string{"http://localhost:8080"},
+		Addr:              "127.0.0.1:8080",
+		DataDir:           "./data",
+		LogLevel:          "info",
+		TokenIssuer:       "haechi",
+		TokenAudience:     "haechi-api",
+		TokenTTL:          10 * time.Minute,
+		CheckpointEvery:   100,
+		ShutdownTimeout:   20 * time.Second,
+		HashMemoryKiB:     46 * 1024,
+		HashTime:          1,
+		HashWorkers:       2,
+		HashQueue:         64,
+		RateIPPerSec:      50,
+		RateIPBurst:       100,
+		RateClientPerSec:  200,
+		RateClientBurst:   400,
+		DeviceMaxPatchAge: 365 * 24 * time.Hour,
+		WebAuthnRPID:      "localhost",
+		WebAuthnOrigins:   []string{"http://localhost:8080"},
 	}
 }
 
@@ -254,6 +259,7 @@ func (c *Config) validateNumbers() []error {
 	check(c.RateIPPerSec > 0 && c.RateIPBurst >= 1, "HAECHI_RATE_IP_PER_SEC/HAECHI_RATE_IP_BURST", "must be positive")
 	check(c.RateClientPerSec > 0 && c.RateClientBurst >= 1, "HAECHI_RATE_CLIENT_PER_SEC/HAECHI_RATE_CLIENT_BURST", "must be positive")
 	check(c.ShutdownTimeout > 0, "HAECHI_SHUTDOWN_TIMEOUT", "must be positive")
+	check(c.DeviceMaxPatchAge >= 30*24*time.Hour && c.DeviceMaxPatchAge <= 5*365*24*time.Hour, "HAECHI_DEVICE_MAX_PATCH_AGE", "must be between 720h (30 days) and 43800h (5 years)")
 	check(validLevel(c.LogLevel), "HAECHI_LOG_LEVEL", "must be debug, info, warn or error")
 	return errs
 }

@@ -48,6 +48,13 @@ func TestLoad(t *testing.T) {
 				t.Fatalf("data dir %q: a flag after an argument was ignored", c.DataDir)
 			}
 		}},
+		{name: "ok/device policy", env: map[string]string{"HAECHI_DEVICE_MAX_PATCH_AGE": "4380h", "HAECHI_DEVICE_KEEP_PREVIOUS": "true"}, check: func(t *testing.T, c *Config) {
+			if c.DeviceMaxPatchAge != 4380*time.Hour || !c.DeviceKeepPrevious {
+				t.Fatalf("patch age %v keep %v", c.DeviceMaxPatchAge, c.DeviceKeepPrevious)
+			}
+		}},
+		{name: "error/patch age too short", env: map[string]string{"HAECHI_DEVICE_MAX_PATCH_AGE": "24h"}, wantErr: "HAECHI_DEVICE_MAX_PATCH_AGE"},
+		{name: "error/keep previous not a bool", env: map[string]string{"HAECHI_DEVICE_KEEP_PREVIOUS": "maybe"}, wantErr: "HAECHI_DEVICE_KEEP_PREVIOUS"},
 		{name: "ok/test variables ignored", env: map[string]string{"HAECHI_TEST_POSTGRES_URL": "x"}},
 		{name: "error/unknown variable", env: map[string]string{"HAECHI_ADRR": "x"}, wantErr: "HAECHI_ADRR"},
 		{name: "error/bad addr", env: map[string]string{"HAECHI_ADDR": "nope"}, wantErr: "HAECHI_ADDR"},

@@ -45,6 +45,15 @@ func settings() []setting {
 			c.DeviceAppDigests = splitList(v)
 			return nil
 		}},
+		dur("HAECHI_DEVICE_MAX_PATCH_AGE", "oldest OS security patch allowed to register", func(c *Config) *time.Duration { return &c.DeviceMaxPatchAge }),
+		{env: "HAECHI_DEVICE_KEEP_PREVIOUS", usage: "true: a new device does not revoke the customer's earlier ones", parse: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			c.DeviceKeepPrevious = b
+			return nil
+		}},
 		str("HAECHI_DEVICE_MIN_APP_VERSION", "", false, "lowest app version allowed to register", func(c *Config) *string { return &c.DeviceMinAppVersion }),
 		str("HAECHI_WEBAUTHN_RP_ID", "", false, "passkey relying party id (a domain)", func(c *Config) *string { return &c.WebAuthnRPID }),
 		{env: "HAECHI_WEBAUTHN_ORIGINS", usage: "comma-separated origins passkeys are made on", parse: parseOrigins},
