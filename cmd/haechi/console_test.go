@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -18,6 +17,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/haechi/haechi/internal/testbrowser"
 	"github.com/pquerna/otp/totp"
 )
 
@@ -28,25 +29,6 @@ const (
 	consoleTotal = 60 * time.Second
 	consoleStep  = 15 * time.Second
 )
-
-// findChromium returns the browser to drive, or skips: a developer without
-// Chromium can still run the suite, while CI sets
-// HAECHI_TEST_REQUIRE_SERVICES=1 and must not silently lose this test.
-func findChromium(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
-		return "/usr/bin/chromium"
-	}
-	msg := "chromium not found on PATH or at /usr/bin/chromium; install it (apt-get install chromium) to drive the console"
-	if os.Getenv("HAECHI_TEST_REQUIRE_SERVICES") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
 
 // pageLog collects what the page writes to its console. The listener runs on
 // chromedp's reading goroutine, so it only appends under the lock.
@@ -99,33 +81,12 @@ type browser struct {
 	page *pageLog
 }
 
-// newBrowser starts Chromium with a throwaway profile. The cleanups run in
-// reverse order: the browser exits before its profile directory is removed.
+// newBrowser starts Chromium with a throwaway profile.
 func newBrowser(t *testing.T, d *demoServer) *browser {
 	t.Helper()
-	path := findChromium(t)
-	root, cancelRoot := context.WithTimeout(context.Background(), consoleTotal)
-	t.Cleanup(cancelRoot)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(root,
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true), // CI runs as root, where the sandbox will not start
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.WindowSize(1280, 1100),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	t.Cleanup(cancelAlloc)
 	b := &browser{d: d, page: &pageLog{}}
-	tab, cancelTab := chromedp.NewContext(alloc, chromedp.WithListener(b.page.listen))
-	t.Cleanup(cancelTab)
-	if err := chromedp.Do(tab); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	b.ctx = tab
+	b.ctx = testbrowser.Start(t, consoleTotal, []chromedp.ExecAllocatorOption{chromedp.WindowSize(1280, 1100)},
+		chromedp.WithListener(b.page.listen))
 	return b
 }
 

@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/haechi/haechi/internal/errs"
+	"github.com/haechi/haechi/internal/testbrowser"
 )
 
 // browserTotal bounds the whole browser run, so a ceremony that never
@@ -193,46 +192,11 @@ func writeError(w http.ResponseWriter, err error) {
 	writeJSON(w, http.StatusBadRequest, map[string]string{"code": code})
 }
 
-// findChromium returns the browser or skips; CI sets
-// HAECHI_TEST_REQUIRE_SERVICES=1 so that it cannot silently lose this test.
-func findChromium(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	const msg = "chromium not found on PATH; install it (apt-get install chromium) to run the WebAuthn browser test"
-	if os.Getenv("HAECHI_TEST_REQUIRE_SERVICES") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
 // startChromium opens a headless tab with a throwaway profile, bounded by
 // browserTotal.
 func startChromium(t *testing.T) context.Context {
 	t.Helper()
-	path := findChromium(t)
-	root, cancelRoot := context.WithTimeout(context.Background(), browserTotal)
-	t.Cleanup(cancelRoot)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(root,
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true), // CI runs as root, where the sandbox will not start
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	t.Cleanup(cancelAlloc)
-	tab, cancelTab := chromedp.NewContext(alloc)
-	t.Cleanup(cancelTab)
-	if err := chromedp.Do(tab); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return tab
+	return testbrowser.Start(t, browserTotal, nil)
 }
 
 // addPlatformAuthenticator gives the tab a virtual platform authenticator
