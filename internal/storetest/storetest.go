@@ -57,6 +57,9 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	t.Run("passkey sessions", func(t *testing.T) { testPasskeySessions(t, migrated) })
 	t.Run("devices", func(t *testing.T) { testDevices(t, migrated) })
 	t.Run("device nonces", func(t *testing.T) { testDeviceNonces(t, migrated(t)) })
+	t.Run("lockout", func(t *testing.T) { testLockout(t, migrated) })
+	t.Run("credentials", func(t *testing.T) { testCredentials(t, migrated(t)) })
+	t.Run("sessions", func(t *testing.T) { testSessions(t, migrated(t)) })
 }
 
 // base is a fixed time with nanoseconds, which every engine must keep.
