@@ -13,6 +13,7 @@ import (
 	"github.com/haechi/haechi/internal/crypto"
 	"github.com/haechi/haechi/internal/customer"
 	"github.com/haechi/haechi/internal/institution"
+	"github.com/haechi/haechi/internal/login"
 	"github.com/haechi/haechi/internal/operator"
 	"github.com/haechi/haechi/internal/postgres"
 	"github.com/haechi/haechi/internal/sqlite"
@@ -30,6 +31,7 @@ type app struct {
 	institutions *institution.Service
 	operators    *operator.Service
 	customers    *customer.Service
+	login        *login.Service
 	devices      *deviceWiring // built by server, for serve only
 	now          func() time.Time
 }
@@ -79,6 +81,7 @@ func (a *app) buildServices() {
 	a.institutions = &institution.Service{Store: a.db, Pepper: a.keys.Pepper, Now: a.now}
 	a.operators = &operator.Service{Store: a.db, Hasher: a.hasher, Ring: a.ring, Pepper: a.keys.Pepper, Now: a.now}
 	a.customers = &customer.Service{Store: a.db, Ring: a.ring, Now: a.now}
+	a.buildLogin()
 }
 
 func (a *app) auditSigner() *audit.Signer {

@@ -31,11 +31,13 @@ func demoFlow(name string) (demoFlowFunc, bool) {
 	switch name {
 	case "device":
 		return demoDevice, true
+	case "login":
+		return demoLogin, true
 	}
 	return nil, false
 }
 
-const demoUsage = "demo device [--server URL] [--data-dir D]"
+const demoUsage = "demo device|login [--server URL] [--data-dir D]"
 
 func cmdDemo(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {

@@ -23,6 +23,7 @@ usage:
   haechi clients create --name N --scopes s1,s2 | list | revoke ID | api-key ID [--scopes s1] [--ttl-days N]
   haechi operators create --username U --roles r1,r2 | list | disable ID | enable ID
   haechi demo device [--server URL] [--data-dir D]   drive a running serve --demo, step by step
+  haechi demo login [--server URL] [--data-dir D]    the login ladder demo against serve --demo
   haechi totp SECRET          print the current code of a TOTP secret (demo helper)
   haechi version
 

@@ -52,6 +52,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	dctx, stopDispatch := context.WithCancel(ctx)
 	defer stopDispatch()
 	go a.dispatch(dctx, a.devices.channel, log)
+	go a.purgeSessions(dctx, log)
 	return a.listen(ctx, srv, log, stdout)
 }
 
@@ -70,6 +71,13 @@ func (a *app) server(ctx context.Context, log *slog.Logger) (*api.Server, error)
 		return nil, err
 	}
 	a.devices.describe(log)
+	a.login.StepUp = a.devices.service.StepUp
+	if err := a.login.Validate(); err != nil {
+		return nil, err
+	}
+	if err := a.login.Sessions.Validate(); err != nil {
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return &api.Server{
@@ -81,6 +89,7 @@ func (a *app) server(ctx context.Context, log *slog.Logger) (*api.Server, error)
 		WebAuthn:       a.devices.webauthn,
 		DeviceRequests: a.devices.requests,
 		Directory:      a.db,
+		Login:          a.login,
 		Simulators:     a.devices.sims,
 		Audit:          a.db,
 		AuditKey:       a.auditKey().Public().(ed25519.PublicKey),

@@ -35,6 +35,7 @@ func (s *Server) routes() []route {
 	agents := []operator.Role{operator.RoleAgent}
 	supervisors := []operator.Role{operator.RoleSupervisor}
 	tellers := []operator.Role{operator.RoleTeller}
+	lockViewers := []operator.Role{operator.RoleAgent, operator.RoleTeller, operator.RoleSupervisor, operator.RoleAdmin, operator.RoleAnalyst}
 	return []route{
 		{method: "GET", pattern: "/healthz", handle: s.healthz, summary: "Liveness probe"},
 		{method: "GET", pattern: "/readyz", handle: s.readyz, summary: "Readiness probe (database reachable)"},
@@ -60,6 +61,12 @@ func (s *Server) routes() []route {
 		{method: "POST", pattern: "/v1/device-nonces", handle: s.issueDeviceNonce, summary: "A single-use nonce for a device-signed request"},
 		{method: "GET", pattern: "/v1/devices/current", auth: authDevice, handle: s.currentDevice, summary: "The device that signed the request"},
 
+		{method: "PUT", pattern: "/v1/credentials/{method}", auth: authDevice, handle: s.setCredential, summary: "Set the customer's PIN or pattern"},
+		{method: "POST", pattern: "/v1/logins", auth: authDevice, handle: s.createLogin, summary: "Customer login on a registered device (DPoP-bound tokens)"},
+		{method: "POST", pattern: "/v1/sessions/refresh", handle: s.refreshSession, summary: "Rotate a refresh token (DPoP proof required)"},
+		{method: "GET", pattern: "/v1/sessions/current", handle: s.currentSession, summary: "The customer session of a DPoP access token"},
+		{method: "POST", pattern: "/v1/customers/{id}/login-step-up", auth: authInstitution, scope: institution.ScopeLogin, handle: s.loginStepUp, summary: "Lift login protection mode by re-verification"},
+
 		{method: "POST", pattern: "/v1/operator/sessions", auth: authOperatorLogin, handle: s.login, summary: "Operator login (password + TOTP)"},
 		{method: "DELETE", pattern: "/v1/operator/sessions/current", auth: authOperator, handle: s.logout, summary: "Operator logout"},
 		{method: "GET", pattern: "/v1/operator/me", auth: authOperator, handle: s.me, summary: "The logged-in operator"},
@@ -74,6 +81,9 @@ func (s *Server) routes() []route {
 		{method: "GET", pattern: "/v1/operator/customers/{id}/registration-status", auth: authOperator, roles: recovery, handle: s.operatorRegistrationStatus, summary: "A customer's device registration status"},
 		{method: "POST", pattern: "/v1/operator/releases", auth: authOperator, roles: agents, handle: s.requestRelease, summary: "Request a call-center release of a restriction or block"},
 		{method: "POST", pattern: "/v1/operator/releases/{id}/approve", auth: authOperator, roles: supervisors, handle: s.approveRelease, summary: "Approve another operator's release request"},
+		{method: "GET", pattern: "/v1/operator/customers/{id}/login-state", auth: authOperator, roles: lockViewers, handle: s.loginState, summary: "A customer's lockout state per login method"},
+		{method: "POST", pattern: "/v1/operator/customers/{id}/login-state/{method}/clear", auth: authOperator, roles: agents, handle: s.clearLoginLock, summary: "Clear a temporary lock or delay"},
+		{method: "POST", pattern: "/v1/operator/customers/{id}/login-protection/{method}/lift", auth: authOperator, roles: tellers, handle: s.liftLoginProtection, summary: "Branch reset of login protection mode"},
 		{method: "POST", pattern: "/v1/operator/customers/{id}/branch-reset", auth: authOperator, roles: tellers, handle: s.branchReset, summary: "Branch reset after an in-person ID check"},
 
 		{method: "GET", pattern: "/v1/operator/audit/verify", auth: authOperator, roles: auditors, handle: s.verifyAudit, summary: "Verify the audit chain"},

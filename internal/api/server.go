@@ -21,6 +21,7 @@ import (
 	"github.com/haechi/haechi/internal/customer"
 	"github.com/haechi/haechi/internal/device"
 	"github.com/haechi/haechi/internal/institution"
+	"github.com/haechi/haechi/internal/login"
 	"github.com/haechi/haechi/internal/oauth"
 	"github.com/haechi/haechi/internal/operator"
 	"github.com/haechi/haechi/internal/ratelimit"
@@ -41,8 +42,12 @@ type Server struct {
 	WebAuthn       *device.WebAuthn
 	DeviceRequests *device.Requests
 	Directory      Directory
-	Audit          audit.Store
-	AuditKey       ed25519.PublicKey
+	// Login runs customer logins, credentials, sessions and the lockout
+	// ladder (nil: those routes answer 503).
+	Login *login.Service
+
+	Audit    audit.Store
+	AuditKey ed25519.PublicKey
 	// Ready reports whether the database answers; nil means always ready.
 	Ready func(ctx context.Context) error
 
