@@ -26,7 +26,10 @@ const passkeyOrigin = "http://localhost:8080"
 var b64 = base64.RawURLEncoding
 
 // kim is the carrier simulator's first subscriber.
-var kim = carrier.DefaultSubscribers()[0]
+var (
+	kim = carrier.DefaultSubscribers()[0]
+	lee = carrier.DefaultSubscribers()[1]
+)
 
 // bank is an institution offering device registration, with a customer
 // per given subscriber.
@@ -574,6 +577,16 @@ func TestDeviceSignedRequests(t *testing.T) {
 		e.newPhone(b, "android-hw-0002").register(kim) // revokes dev
 		e.wantProblem(current(p.signed(p.key, dev, "GET", "/v1/devices/current", "", pending, e.clock.Now())), http.StatusUnauthorized, "device_revoked")
 		e.wantProblem(e.send(e.request("POST", "/v1/device-nonces", `{"device_id":"`+dev+`"}`)), http.StatusNotFound, "device_not_found")
+	})
+	t.Run("error/device of a revoked institution", func(t *testing.T) {
+		b2 := e.newBank(lee)
+		p2 := e.newPhone(b2, "android-hw-0003")
+		dev2 := p2.register(lee).DeviceID
+		nonce := p2.nonce(dev2)
+		if err := e.inst.RevokeClient(context.Background(), "test", b2.id); err != nil {
+			t.Fatal(err)
+		}
+		e.wantProblem(current(p2.signed(p2.key, dev2, "GET", "/v1/devices/current", "", nonce, e.clock.Now())), http.StatusUnauthorized, "device_revoked")
 	})
 	t.Run("ok/refusals are audited", func(t *testing.T) {
 		var n int

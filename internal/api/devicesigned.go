@@ -52,6 +52,13 @@ func (s *Server) authDevice(w http.ResponseWriter, r *http.Request) (*http.Reque
 	if err != nil {
 		return r, s.deviceAuthFailed(w, r, err)
 	}
+	// A revoked bank's devices lose their keys' authority with it: revoking
+	// an institution must end every session it let begin.
+	if err := s.deviceInstitution(r.Context(), dev.InstitutionID); errors.Is(err, errInstitutionUnknown) {
+		return r, s.deviceAuthFailed(w, r, device.ErrDeviceRevoked)
+	} else if err != nil {
+		return r, err
+	}
 	if err := s.limit(r.Context(), "device:"+dev.ID, s.ClientLimit); err != nil {
 		return r, err
 	}

@@ -42,10 +42,16 @@ func (db *DB) CreateSession(ctx context.Context, f *session.Family, r *session.R
 	})
 }
 
-// activeDevice checks that the device is the customer's and active.
+// liveDevices selects the devices that may hold sessions: active, of an
+// institution that is not revoked. Revoking a bank ends its customers'
+// sessions with it.
+const liveDevices = `SELECT d.id FROM devices d JOIN clients c ON c.id = d.institution_id
+	WHERE d.state = ? AND c.revoked_at IS NULL`
+
+// activeDevice checks that the device is the customer's and live.
 func activeDevice(ctx context.Context, tx *dbtx, deviceID, customerID string) error {
 	var one int
-	err := tx.queryRow(ctx, `SELECT 1 FROM devices WHERE id = ? AND customer_id = ? AND state = ?`,
+	err := tx.queryRow(ctx, `SELECT 1 FROM devices WHERE id = ? AND customer_id = ? AND id IN (`+liveDevices+`)`,
 		deviceID, customerID, device.DeviceActive).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("active device of the customer: %w", errs.ErrNotFound)
@@ -113,7 +119,7 @@ func (db *DB) RotateSession(ctx context.Context, r session.Rotation) error {
 	return db.write(ctx, func(tx *dbtx) error {
 		res, err := tx.exec(ctx, `UPDATE session_families SET generation = ?
 			WHERE id = ? AND generation = ? AND revoked_at = 0 AND expires_at > ?
-			AND device_id IN (SELECT id FROM devices WHERE state = ?)`,
+			AND device_id IN (`+liveDevices+`)`,
 			r.From+1, r.FamilyID, r.From, nanos(r.Now), device.DeviceActive)
 		if err != nil {
 			return fmt.Errorf("rotate session: %w", err)
@@ -194,8 +200,8 @@ func (db *DB) SessionAccess(ctx context.Context, hash []byte) (*session.AccessTo
 	err := db.read(ctx, func(tx *dbtx) error {
 		var created, expires int64
 		err := tx.queryRow(ctx, `SELECT a.family_id, a.customer_id, a.device_id, a.jkt, a.scope, a.created_at, a.expires_at
-			FROM access_tokens a JOIN session_families f ON f.id = a.family_id JOIN devices d ON d.id = f.device_id
-			WHERE a.token_hash = ? AND f.revoked_at = 0 AND d.state = ?`, hash, device.DeviceActive).
+			FROM access_tokens a JOIN session_families f ON f.id = a.family_id
+			WHERE a.token_hash = ? AND f.revoked_at = 0 AND f.device_id IN (`+liveDevices+`)`, hash, device.DeviceActive).
 			Scan(&a.FamilyID, &a.CustomerID, &a.DeviceID, &a.JKT, &a.Scope, &created, &expires)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("access token: %w", errs.ErrNotFound)

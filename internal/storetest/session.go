@@ -287,3 +287,17 @@ func newFlowFixture2(t *testing.T, db *sqlstore.DB) string {
 	}
 	return "dev_p"
 }
+
+// testSessionsOfRevokedInstitution: revoking a bank ends its customers'
+// sessions, access and refresh alike.
+func testSessionsOfRevokedInstitution(t *testing.T, db *sqlstore.DB) {
+	SessionFixture(t, db)
+	f := newFamily("sf_inst", "cus_1", "dev_1")
+	createFamily(t, db, f)
+	must(t, db.RevokeClient(t.Context(), "cl_1", base, entry("client.revoke", "cl_1")))
+	_, err := db.SessionAccess(t.Context(), []byte("a-sf_inst-1"))
+	wantErr(t, err, errs.ErrNotFound)
+	if err := db.RotateSession(t.Context(), rotation(f, 1, "sf_inst-2", base.Add(time.Minute))); err == nil {
+		t.Fatal("a session of a revoked institution's device rotated")
+	}
+}

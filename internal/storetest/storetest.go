@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	t.Run("lockout", func(t *testing.T) { testLockout(t, migrated) })
 	t.Run("credentials", func(t *testing.T) { testCredentials(t, migrated(t)) })
 	t.Run("sessions", func(t *testing.T) { testSessions(t, migrated(t)) })
+	t.Run("sessions of a revoked institution", func(t *testing.T) { testSessionsOfRevokedInstitution(t, migrated(t)) })
 }
 
 // base is a fixed time with nanoseconds, which every engine must keep.
