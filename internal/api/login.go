@@ -174,24 +174,7 @@ func (s *Server) spendLoginProof(r *http.Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ss := s.Login.Sessions
-	now := ss.Now().UTC()
-	maxAge := ss.ProofMaxAge
-	if maxAge == 0 {
-		maxAge = session.DefaultProofMaxAge
-	}
-	p, err := session.VerifyProof(proof, r.Method, s.requestURL(r), "", now, maxAge)
-	if err != nil {
-		return "", err
-	}
-	fresh, err := ss.Store.UseDPoPJTI(r.Context(), p.JKT, p.JTI, now, p.IAT.Add(maxAge+time.Second))
-	if err != nil {
-		return "", err
-	}
-	if !fresh {
-		return "", session.ErrProofReplayed
-	}
-	return p.JKT, nil
+	return s.Login.Sessions.SpendProof(r.Context(), proof, r.Method, s.requestURL(r))
 }
 
 type refreshRequest struct {

@@ -192,6 +192,20 @@ func (s *Service) Authenticate(ctx context.Context, token, proof, method, url st
 	return &Principal{CustomerID: a.CustomerID, DeviceID: a.DeviceID, FamilyID: a.FamilyID, Scope: a.Scope}, nil
 }
 
+// SpendProof verifies a DPoP proof made without an access token (a login)
+// for this request, spends its jti and returns its key's thumbprint.
+func (s *Service) SpendProof(ctx context.Context, proof, method, url string) (string, error) {
+	now := s.Now().UTC()
+	p, err := VerifyProof(proof, method, url, "", now, s.maxAge())
+	if err != nil {
+		return "", err
+	}
+	if err := s.spend(ctx, p, now); err != nil {
+		return "", err
+	}
+	return p.JKT, nil
+}
+
 // spend records the proof's jti. It is kept a second past the last instant
 // its iat is accepted, after which the iat check refuses it anyway.
 func (s *Service) spend(ctx context.Context, p *Proof, now time.Time) error {
