@@ -281,3 +281,25 @@ func events(t *testing.T, db *sqlstore.DB, after int64) []audit.Event {
 	}
 	return ev
 }
+
+func TestSpendProof(t *testing.T) {
+	f := newFixture(t)
+	proof := f.phone.proof(t, "POST", tokenURL, "", f.now)
+	jkt, err := f.svc.SpendProof(t.Context(), proof, "POST", tokenURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spki, err := x509.MarshalPKIXPublicKey(f.phone.priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := f.svc.Bind(spki); jkt != want {
+		t.Fatalf("jkt %q, want the phone key's %q", jkt, want)
+	}
+	_, err = f.svc.SpendProof(t.Context(), proof, "POST", tokenURL)
+	wantErr(t, err, session.ErrProofReplayed)
+	_, err = f.svc.SpendProof(t.Context(), f.phone.proof(t, "POST", tokenURL, "tok", f.now), "POST", tokenURL)
+	wantErr(t, err, session.ErrProofInvalid)
+	_, err = f.svc.SpendProof(t.Context(), f.phone.proof(t, "GET", tokenURL, "", f.now), "POST", tokenURL)
+	wantErr(t, err, session.ErrProofInvalid)
+}
