@@ -59,15 +59,23 @@ type Credential struct {
 // written in one transaction with its audit entry.
 type Store interface {
 	// SetCredential inserts or replaces the customer's credential for
-	// c.Method, with c.History as the history kept and MustChange as given.
-	// An unknown customer is errs.ErrNotFound and writes nothing.
-	SetCredential(ctx context.Context, c *Credential, e audit.Entry) error
+	// c.Method, with c.History as the history kept and MustChange as given,
+	// only if the stored hash is still replaces ("" = none stored): a set
+	// racing another is ErrChanged and writes nothing, so no history entry
+	// is lost. An unknown customer is errs.ErrNotFound and writes nothing.
+	SetCredential(ctx context.Context, c *Credential, replaces string, e audit.Entry) error
 	// Credential returns the credential, errs.ErrNotFound when none.
 	Credential(ctx context.Context, customerID string, method Method) (*Credential, error)
 	// MarkMustChange forces a change of the secret at the next set;
 	// errs.ErrNotFound when there is no credential.
 	MarkMustChange(ctx context.Context, customerID string, method Method, e audit.Entry) error
 }
+
+// ErrChanged: the credential changed between reading it and replacing it
+// (two sets at once); the later one is refused and may simply retry.
+var ErrChanged = errs.New(errs.Conflict, "credential_changed",
+	"The PIN or pattern was changed at the same time; try again.",
+	"비밀번호나 패턴이 동시에 변경되었습니다. 다시 시도하세요.")
 
 // Errors of this package. The PIN and pattern rules have their own codes in
 // pin.go and pattern.go.

@@ -50,7 +50,7 @@ func (s *Service) Set(ctx context.Context, actor string, cust *customer.Customer
 	}
 	now := s.now()
 	c := &Credential{CustomerID: cust.ID, Method: method, Hash: hash, History: history(prev), UpdatedAt: now}
-	return s.Store.SetCredential(ctx, c, setEntry(actor, prev, c))
+	return s.Store.SetCredential(ctx, c, prevHash(prev), setEntry(actor, prev, c))
 }
 
 // Verify reports whether secret is the customer's current one. A secret
@@ -134,6 +134,14 @@ func history(prev *Credential) []string {
 	}
 	hs := recent(prev)
 	return hs[:min(len(hs), MaxHistory)]
+}
+
+// prevHash is the hash a set expects to replace.
+func prevHash(prev *Credential) string {
+	if prev == nil {
+		return ""
+	}
+	return prev.Hash
 }
 
 // setEntry audits a set without any trace of the secret.

@@ -29,11 +29,14 @@ func newMemStore() *memStore { return &memStore{creds: map[string]credential.Cre
 
 func key(id string, m credential.Method) string { return id + "/" + string(m) }
 
-func (m *memStore) SetCredential(_ context.Context, c *credential.Credential, e audit.Entry) error {
+func (m *memStore) SetCredential(_ context.Context, c *credential.Credential, replaces string, e audit.Entry) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(c.History) > credential.MaxHistory {
 		return fmt.Errorf("history of %d: %w", len(c.History), errs.ErrInvalid)
+	}
+	if m.creds[key(c.CustomerID, c.Method)].Hash != replaces {
+		return credential.ErrChanged
 	}
 	cp := *c
 	cp.History = slices.Clone(c.History)
@@ -256,5 +259,46 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// racingStore lets another set land between the service's read and its
+// write, as a second node would.
+type racingStore struct {
+	*memStore
+	race func()
+}
+
+func (r *racingStore) SetCredential(ctx context.Context, c *credential.Credential, replaces string, e audit.Entry) error {
+	if r.race != nil {
+		race := r.race
+		r.race = nil
+		race()
+	}
+	return r.memStore.SetCredential(ctx, c, replaces, e)
+}
+
+// TestSetRaceKeepsHistory: of two changes that read the same credential,
+// the later write is refused, so the winner's history still holds the
+// replaced PIN and neither write was lost silently.
+func TestSetRaceKeepsHistory(t *testing.T) {
+	s, st := newService()
+	must(t, s.Set(t.Context(), "cus_1", kim, credential.MethodPIN, "482915"))
+	rs := &racingStore{memStore: st}
+	s.Store = rs
+	rs.race = func() { must(t, s.Set(t.Context(), "cus_1", kim, credential.MethodPIN, "739164")) }
+	err := s.Set(t.Context(), "cus_1", kim, credential.MethodPIN, "615283")
+	if !errors.Is(err, credential.ErrChanged) {
+		t.Fatalf("racing set: %v, want ErrChanged", err)
+	}
+	if ok, err := s.Verify(t.Context(), "cus_1", credential.MethodPIN, "739164"); !ok || err != nil {
+		t.Fatalf("the race's PIN does not verify: %v %v", ok, err)
+	}
+	if n := len(st.entries); n != 2 {
+		t.Fatalf("%d sets audited, want 2 (the refused one writes nothing)", n)
+	}
+	// The PIN the race replaced is still in the history: reuse is refused.
+	if err := s.Set(t.Context(), "cus_1", kim, credential.MethodPIN, "482915"); !errors.Is(err, credential.ErrReused) {
+		t.Fatalf("reuse after race: %v", err)
 	}
 }

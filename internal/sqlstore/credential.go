@@ -16,7 +16,7 @@ var _ credential.Store = (*DB)(nil)
 // SetCredential inserts or replaces a customer's credential for one method
 // with its audit entry. An unknown customer is not found and writes
 // nothing, not even the audit entry.
-func (db *DB) SetCredential(ctx context.Context, c *credential.Credential, e audit.Entry) error {
+func (db *DB) SetCredential(ctx context.Context, c *credential.Credential, replaces string, e audit.Entry) error {
 	if err := checkCredential(c); err != nil {
 		return err
 	}
@@ -28,7 +28,7 @@ func (db *DB) SetCredential(ctx context.Context, c *credential.Credential, e aud
 		if err := customerExists(ctx, tx, c.CustomerID); err != nil {
 			return err
 		}
-		if err := upsertCredential(ctx, tx, c, hist); err != nil {
+		if err := replaceCredential(ctx, tx, c, hist, replaces); err != nil {
 			return err
 		}
 		return db.appendAudit(ctx, tx, e)
@@ -55,13 +55,31 @@ func customerExists(ctx context.Context, tx *dbtx, id string) error {
 	return nil
 }
 
-func upsertCredential(ctx context.Context, tx *dbtx, c *credential.Credential, hist string) error {
-	_, err := tx.exec(ctx, `INSERT INTO credentials (customer_id, method, hash, history, must_change, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (customer_id, method) DO UPDATE SET hash = excluded.hash,
-		history = excluded.history, must_change = excluded.must_change, updated_at = excluded.updated_at`,
-		c.CustomerID, string(c.Method), c.Hash, hist, c.MustChange, nanos(c.UpdatedAt))
+// replaceCredential writes c only over the hash the caller read: an insert
+// that finds a row, or an update that finds another hash, touches nothing
+// and is credential.ErrChanged. The condition sits in the statement, so
+// two nodes cannot both pass it.
+func replaceCredential(ctx context.Context, tx *dbtx, c *credential.Credential, hist, replaces string) error {
+	var res sql.Result
+	var err error
+	if replaces == "" {
+		res, err = tx.exec(ctx, `INSERT INTO credentials (customer_id, method, hash, history, must_change, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (customer_id, method) DO NOTHING`,
+			c.CustomerID, string(c.Method), c.Hash, hist, c.MustChange, nanos(c.UpdatedAt))
+	} else {
+		res, err = tx.exec(ctx, `UPDATE credentials SET hash = ?, history = ?, must_change = ?, updated_at = ?
+			WHERE customer_id = ? AND method = ? AND hash = ?`,
+			c.Hash, hist, c.MustChange, nanos(c.UpdatedAt), c.CustomerID, string(c.Method), replaces)
+	}
 	if err != nil {
 		return fmt.Errorf("set credential %s/%s: %w", c.CustomerID, c.Method, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("set credential: rows affected: %w", err)
+	}
+	if n != 1 {
+		return credential.ErrChanged
 	}
 	return nil
 }

@@ -19,13 +19,13 @@ func testCredentials(t *testing.T, db *sqlstore.DB) {
 		must(t, db.CreateCustomer(t.Context(), r, entry("customer.create", id)))
 	}
 	pin := &credential.Credential{CustomerID: "cus_1", Method: credential.MethodPIN, Hash: "$argon2id$pin-1", UpdatedAt: base}
-	set := func(t *testing.T, c *credential.Credential) error {
+	set := func(t *testing.T, c *credential.Credential, replaces string) error {
 		t.Helper()
-		return db.SetCredential(t.Context(), c, entry("credential.set", c.CustomerID))
+		return db.SetCredential(t.Context(), c, replaces, entry("credential.set", c.CustomerID))
 	}
 	t.Run("ok/round trip, audited", func(t *testing.T) {
 		before := headSeq(t, db)
-		must(t, set(t, pin))
+		must(t, set(t, pin, ""))
 		if after := headSeq(t, db); after != before+1 {
 			t.Fatalf("audit went from %d to %d, want one event", before, after)
 		}
@@ -37,12 +37,23 @@ func testCredentials(t *testing.T, db *sqlstore.DB) {
 		wantCredential(t, db, "cus_1", credential.MethodPIN, pin)
 		next := &credential.Credential{CustomerID: "cus_1", Method: credential.MethodPIN, Hash: "$argon2id$pin-2",
 			History: []string{"$argon2id$pin-1", "$argon2id$pin-0"}, UpdatedAt: base.Add(time.Hour)}
-		must(t, set(t, next))
+		stale := *next
+		stale.Hash = "$argon2id$pin-stale"
+		before := headSeq(t, db)
+		wantErr(t, set(t, &stale, "$argon2id$pin-0"), credential.ErrChanged)
+		wantErr(t, set(t, &stale, ""), credential.ErrChanged)
+		if after := headSeq(t, db); after != before {
+			t.Fatalf("a refused replace wrote %d audit events", after-before)
+		}
+		wantCredential(t, db, "cus_1", credential.MethodPIN, pin)
+		must(t, set(t, next, "$argon2id$pin-1"))
 		wantCredential(t, db, "cus_1", credential.MethodPIN, next)
+		// The replaced hash is gone: a second set that read it loses.
+		wantErr(t, set(t, &stale, "$argon2id$pin-1"), credential.ErrChanged)
 	})
 	t.Run("ok/one credential per method", func(t *testing.T) {
 		pat := &credential.Credential{CustomerID: "cus_1", Method: credential.MethodPattern, Hash: "$argon2id$pat", UpdatedAt: base}
-		must(t, set(t, pat))
+		must(t, set(t, pat, ""))
 		wantCredential(t, db, "cus_1", credential.MethodPattern, pat)
 		got, err := db.Credential(t.Context(), "cus_1", credential.MethodPIN)
 		must(t, err)
@@ -95,22 +106,22 @@ func testCredentialRefusals(t *testing.T, db *sqlstore.DB) {
 		{"error/unknown customer", func(t *testing.T) error {
 			c := ok()
 			c.CustomerID = "cus_nope"
-			return db.SetCredential(t.Context(), c, entry("credential.set", c.CustomerID))
+			return db.SetCredential(t.Context(), c, "", entry("credential.set", c.CustomerID))
 		}, errs.ErrNotFound},
 		{"error/biometric has no secret", func(t *testing.T) error {
 			c := ok()
 			c.Method = credential.MethodBiometric
-			return db.SetCredential(t.Context(), c, entry("credential.set", c.CustomerID))
+			return db.SetCredential(t.Context(), c, "", entry("credential.set", c.CustomerID))
 		}, errs.ErrInvalid},
 		{"error/history too long", func(t *testing.T) error {
 			c := ok()
 			c.History = []string{"a", "b", "c"}
-			return db.SetCredential(t.Context(), c, entry("credential.set", c.CustomerID))
+			return db.SetCredential(t.Context(), c, "", entry("credential.set", c.CustomerID))
 		}, errs.ErrInvalid},
 		{"error/no hash", func(t *testing.T) error {
 			c := ok()
 			c.Hash = ""
-			return db.SetCredential(t.Context(), c, entry("credential.set", c.CustomerID))
+			return db.SetCredential(t.Context(), c, "", entry("credential.set", c.CustomerID))
 		}, errs.ErrInvalid},
 		{"error/mark without credential", func(t *testing.T) error {
 			return db.MarkMustChange(t.Context(), "cus_2", credential.MethodPIN, entry("credential.require_change", "cus_2"))
