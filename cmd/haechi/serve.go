@@ -19,6 +19,7 @@ import (
 	"github.com/haechi/haechi/internal/config"
 	"github.com/haechi/haechi/internal/console"
 	"github.com/haechi/haechi/internal/logging"
+	"github.com/haechi/haechi/internal/login"
 	"github.com/haechi/haechi/internal/oauth"
 	"github.com/haechi/haechi/internal/ratelimit"
 	"github.com/haechi/haechi/internal/redis"
@@ -72,6 +73,7 @@ func (a *app) server(ctx context.Context, log *slog.Logger) (*api.Server, error)
 	}
 	a.devices.describe(log)
 	a.login.StepUp = a.devices.service.StepUp
+	a.login.Risk = login.LogRisk{Log: log}
 	if err := a.login.Validate(); err != nil {
 		return nil, err
 	}
@@ -99,6 +101,7 @@ func (a *app) server(ctx context.Context, log *slog.Logger) (*api.Server, error)
 		Registry:       reg,
 		Now:            a.now,
 		TLS:            c.TLS(),
+		PublicURL:      c.PublicURL,
 		IPLimit:        ratelimit.Quota{Rate: c.RateIPPerSec, Burst: c.RateIPBurst},
 		ClientLimit:    ratelimit.Quota{Rate: c.RateClientPerSec, Burst: c.RateClientBurst},
 		TrustedProxies: c.TrustedProxies,

@@ -29,8 +29,13 @@ func (s *Server) loginService() (*login.Service, error) {
 }
 
 // requestURL is the URL the client addressed, as a DPoP proof's htu names
-// it: scheme, host and path, without query or fragment.
+// it: scheme, host and path, without query or fragment. Behind a proxy the
+// configured public URL names scheme, host and path prefix, since the Host
+// and scheme the server sees are the proxy's, not the client's.
 func (s *Server) requestURL(r *http.Request) string {
+	if s.PublicURL != nil {
+		return s.PublicURL.Scheme + "://" + s.PublicURL.Host + s.PublicURL.EscapedPath() + r.URL.EscapedPath()
+	}
 	scheme := "http"
 	if r.TLS != nil || s.TLS {
 		scheme = "https"

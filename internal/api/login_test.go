@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -402,4 +403,22 @@ func TestLoginBranchLift(t *testing.T) {
 	}
 	a.e.wantProblem(a.login(pinBody(firstPIN)), 403, "credential_must_change")
 	a.e.wantProblem(a.setSecret("pin", `{"secret":"`+firstPIN+`"}`), 400, "credential_reused")
+}
+
+// TestDPoPBehindProxy: with a public URL configured, a proof must name it
+// (the URL the client addressed through the proxy), and a proof naming the
+// address the server itself sees is refused.
+func TestDPoPBehindProxy(t *testing.T) {
+	a := newApp(t)
+	a.setSecret("pin", `{"secret":"`+firstPIN+`"}`)
+	a.e.server.PublicURL = &url.URL{Scheme: "https", Host: "bank.example", Path: "/haechi"}
+	send := func(htu string) response {
+		r := a.signed("POST", "/v1/logins", pinBody(firstPIN))
+		r.Header.Set("DPoP", a.dpop("POST", htu, ""))
+		return a.e.send(r)
+	}
+	a.e.wantProblem(send(a.e.url+"/v1/logins"), 401, "invalid_dpop_proof")
+	if res := send("https://bank.example/haechi/v1/logins"); res.StatusCode != http.StatusOK {
+		t.Fatalf("login through the public URL: %d %s", res.StatusCode, res.body)
+	}
 }

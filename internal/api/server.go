@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"time"
 
@@ -62,6 +63,10 @@ type Server struct {
 	Now      func() time.Time
 	// TLS turns on HSTS and Secure, __Host- session cookies.
 	TLS bool
+	// PublicURL is the base URL clients address (behind a proxy that
+	// terminates TLS or rewrites Host); DPoP proofs must name it. Nil: the
+	// request's own scheme and Host.
+	PublicURL *url.URL
 	// BodyLimit caps JSON request bodies (DefaultBodyLimit when 0).
 	BodyLimit int64
 	// TrustedProxies may set X-Forwarded-For; from anyone else it is ignored.

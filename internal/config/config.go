@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,7 @@ type Config struct {
 	LogLevel    string
 
 	TokenIssuer     string
+	PublicURL       *url.URL // nil: DPoP htu from the request's Host
 	TokenAudience   string
 	TokenTTL        time.Duration
 	CheckpointEvery int

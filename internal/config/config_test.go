@@ -53,6 +53,14 @@ func TestLoad(t *testing.T) {
 				t.Fatalf("patch age %v keep %v", c.DeviceMaxPatchAge, c.DeviceKeepPrevious)
 			}
 		}},
+		{name: "ok/public url", env: map[string]string{"HAECHI_PUBLIC_URL": "https://bank.example:8443/haechi/"}, check: func(t *testing.T, c *Config) {
+			if c.PublicURL == nil || c.PublicURL.String() != "https://bank.example:8443/haechi" {
+				t.Fatalf("public url %v", c.PublicURL)
+			}
+		}},
+		{name: "error/public url with query", env: map[string]string{"HAECHI_PUBLIC_URL": "https://bank.example/?a=1"}, wantErr: "HAECHI_PUBLIC_URL"},
+		{name: "error/public url not absolute", env: map[string]string{"HAECHI_PUBLIC_URL": "bank.example/haechi"}, wantErr: "HAECHI_PUBLIC_URL"},
+		{name: "error/public url with user", env: map[string]string{"HAECHI_PUBLIC_URL": "https://u:p@bank.example"}, wantErr: "HAECHI_PUBLIC_URL"},
 		{name: "error/patch age too short", env: map[string]string{"HAECHI_DEVICE_MAX_PATCH_AGE": "24h"}, wantErr: "HAECHI_DEVICE_MAX_PATCH_AGE"},
 		{name: "error/keep previous not a bool", env: map[string]string{"HAECHI_DEVICE_KEEP_PREVIOUS": "maybe"}, wantErr: "HAECHI_DEVICE_KEEP_PREVIOUS"},
 		{name: "ok/test variables ignored", env: map[string]string{"HAECHI_TEST_POSTGRES_URL": "x"}},

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,7 @@ func settings() []setting {
 		integer("HAECHI_RATE_IP_BURST", "burst per client IP", func(c *Config) *int { return &c.RateIPBurst }),
 		float("HAECHI_RATE_CLIENT_PER_SEC", "requests per second per institution", func(c *Config) *float64 { return &c.RateClientPerSec }),
 		integer("HAECHI_RATE_CLIENT_BURST", "burst per institution", func(c *Config) *int { return &c.RateClientBurst }),
+		{env: "HAECHI_PUBLIC_URL", usage: "https://host[:port][/prefix] clients address; DPoP proofs are checked against it (unset: the request's own Host)", parse: parsePublicURL},
 		{env: "HAECHI_TRUSTED_PROXIES", usage: "comma-separated CIDRs whose X-Forwarded-For is believed", parse: parseProxies},
 		boolean("HAECHI_SIMULATORS", "true: built-in carrier, attestation and ID-check simulators (never in production)", func(c *Config) *bool { return &c.Simulators }),
 		str("HAECHI_CARRIER_URL", "", false, "carrier identity service base URL", func(c *Config) *string { return &c.CarrierURL }),
@@ -137,5 +139,20 @@ func parseProxies(c *Config, v string) error {
 		}
 		c.TrustedProxies = append(c.TrustedProxies, pfx)
 	}
+	return nil
+}
+
+// parsePublicURL accepts an absolute http(s) URL with no query, fragment
+// or user info: the base every DPoP proof's htu must start with when a
+// proxy terminates TLS or rewrites the Host.
+func parsePublicURL(c *Config, v string) error {
+	u, err := url.Parse(strings.TrimSpace(v))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+		u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return fmt.Errorf("%q is not an http(s) base URL without query or fragment", v)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = ""
+	c.PublicURL = u
 	return nil
 }

@@ -57,7 +57,9 @@ type Service struct {
 	Customers Customers
 	StepUp    device.StepUp
 	Audit     Auditor
-	Now       func() time.Time
+	// Risk hears every checked attempt (nil: nobody listens).
+	Risk RiskHook
+	Now  func() time.Time
 }
 
 // Customers finds a customer within an institution.
@@ -105,7 +107,9 @@ func (s *Service) Login(ctx context.Context, dev *device.Device, in Input, dpopJ
 		return nil, err
 	}
 	ok, verr := s.verify(ctx, dev.CustomerID, method, in)
-	if err := s.finish(ctx, a, ok, meta); err != nil {
+	st, err := s.finish(ctx, a, ok, meta)
+	s.observe(ctx, event(dev, method, ok && err == nil, meta, s.Now().UTC()), st)
+	if err != nil {
 		return nil, err
 	}
 	if !ok {
@@ -153,17 +157,26 @@ func (s *Service) verify(ctx context.Context, customerID string, method credenti
 
 // finish records the outcome on the ladder. A success whose reservation
 // lapsed meanwhile is refused (ErrAttemptLost): it was counted a failure.
-func (s *Service) finish(ctx context.Context, a *lockout.Attempt, ok bool, meta lockout.Meta) error {
+func (s *Service) finish(ctx context.Context, a *lockout.Attempt, ok bool, meta lockout.Meta) (lockout.State, error) {
 	now := s.Now().UTC()
 	if ok {
-		_, err := a.Succeed(ctx, now, meta)
-		return err
+		return a.Succeed(ctx, now, meta)
 	}
 	st, err := a.Fail(ctx, now, meta)
 	if err != nil {
-		return err
+		return st, err
 	}
-	return ladderRefusal(st, now)
+	return st, ladderRefusal(st, now)
+}
+
+// event describes an attempt for the risk hook.
+func event(dev *device.Device, method credential.Method, ok bool, meta lockout.Meta, now time.Time) Event {
+	ev := Event{InstitutionID: meta.Actor, CustomerID: dev.CustomerID, DeviceID: dev.ID, Method: string(method),
+		Fingerprint: meta.Fingerprint, IP: meta.IP, Result: audit.ResultFailure, Time: now}
+	if ok {
+		ev.Result = audit.ResultSuccess
+	}
+	return ev
 }
 
 // ladderRefusal is the stage a failure imposed, so that the failing
