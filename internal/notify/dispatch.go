@@ -4,8 +4,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"time"
+
+	"github.com/haechi/haechi/internal/retry"
 )
 
 // Defaults of a Dispatcher's zero fields.
@@ -16,9 +17,6 @@ const (
 	// store's claim on a due notification (two minutes in sqlstore), or a
 	// slow delivery could be claimed and sent again by another dispatcher.
 	DefaultTimeout = 10 * time.Second
-
-	backoffBase = 5 * time.Second
-	backoffCap  = time.Hour
 )
 
 // parkedUntil is the next attempt given to a notification that failed
@@ -41,21 +39,6 @@ type Dispatcher struct {
 	Backoff   func(attempt int) time.Duration
 	BatchSize int
 	Timeout   time.Duration
-}
-
-// ExponentialBackoff is the default Backoff: 5 s doubled per failure, capped
-// at one hour, with full jitter (uniform in [0, d]) so that notifications
-// failing together do not retry together. Jitter needs no secrecy, hence
-// math/rand.
-func ExponentialBackoff(attempt int) time.Duration {
-	d := backoffCap
-	if attempt < 1 {
-		attempt = 1
-	}
-	if attempt <= 20 { // 5 s << 20 is far past the cap; avoids overflow
-		d = min(backoffBase<<(attempt-1), backoffCap)
-	}
-	return rand.N(d + 1)
 }
 
 // RunOnce delivers every notification due now, batch after batch, and
@@ -146,7 +129,7 @@ func (d *Dispatcher) logger() *slog.Logger {
 
 func (d *Dispatcher) backoff(attempt int) time.Duration {
 	if d.Backoff == nil {
-		return ExponentialBackoff(attempt)
+		return retry.Backoff(attempt)
 	}
 	return d.Backoff(attempt)
 }
