@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	t.Run("signing keys", func(t *testing.T) { testSigningKeys(t, migrated) })
 	t.Run("customers and codes", func(t *testing.T) { testCustomers(t, migrated); testOneTimeCodes(t, migrated) })
 	t.Run("notifications", func(t *testing.T) { testNotifications(t, migrated) })
+	t.Run("webhooks", func(t *testing.T) { testWebhooks(t, migrated) })
 	t.Run("passkey sessions", func(t *testing.T) { testPasskeySessions(t, migrated) })
 	t.Run("devices", func(t *testing.T) { testDevices(t, migrated) })
 	t.Run("device nonces", func(t *testing.T) { testDeviceNonces(t, migrated(t)) })
@@ -61,6 +62,8 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	t.Run("credentials", func(t *testing.T) { testCredentials(t, migrated(t)) })
 	t.Run("sessions", func(t *testing.T) { testSessions(t, migrated(t)) })
 	t.Run("sessions of a revoked institution", func(t *testing.T) { testSessionsOfRevokedInstitution(t, migrated(t)) })
+	t.Run("ekyc", func(t *testing.T) { testEKYC(t, migrated) })
+	t.Run("security media", func(t *testing.T) { testSecurityMedia(t, migrated) })
 }
 
 // base is a fixed time with nanoseconds, which every engine must keep.
