@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/haechi/haechi/internal/audit"
+	"github.com/haechi/haechi/internal/ekyc"
 	"github.com/haechi/haechi/internal/errs"
 	"github.com/haechi/haechi/internal/institution"
 )
@@ -134,4 +135,67 @@ func (s *Server) ping(w http.ResponseWriter, r *http.Request) error {
 	}
 	respond(w, http.StatusOK, map[string]any{"client_id": p.ClientID, "scopes": scopes, "via": p.Via})
 	return nil
+}
+
+// maxApplicantToken bounds the token read from the header.
+const maxApplicantToken = 256
+
+// authApplicant checks the applicant token against the {id} session: a
+// token opens its own session and no other. Any refusal, an unknown
+// session included, is the same 401, so a token holder learns nothing
+// about other sessions' ids. The session's institution must still be
+// allowed eKYC: revoking it ends its applicants' access too.
+func (s *Server) authApplicant(w http.ResponseWriter, r *http.Request) (*http.Request, error) {
+	v, err := s.verifications()
+	if err != nil {
+		return r, err
+	}
+	id, token, ok := applicantCredential(r)
+	if !ok {
+		return r, s.applicantRefused(w, r, ekyc.ErrApplicantToken)
+	}
+	instID, err := v.Authenticate(r.Context(), id, token)
+	if k := errs.KindOf(err); k == errs.Unauthenticated || k == errs.NotFound {
+		return r, s.applicantRefused(w, r, err)
+	} else if err != nil {
+		return r, err
+	}
+	switch ok, err := s.institutionOffers(r.Context(), instID, institution.ScopeEKYC); {
+	case err != nil:
+		return r, err
+	case !ok:
+		return r, s.applicantRefused(w, r, institution.ErrScope)
+	}
+	if err := s.limit(r.Context(), "applicant:"+id, s.ClientLimit); err != nil {
+		return r, err
+	}
+	a := &applicant{sessionID: id}
+	return r.WithContext(context.WithValue(r.Context(), applicantKey{}, a)), nil
+}
+
+// applicantCredential reads the {id} session and the one Bearer token.
+func applicantCredential(r *http.Request) (id, token string, ok bool) {
+	authz := r.Header.Values("Authorization")
+	if len(authz) != 1 || len(r.Header.Values("X-Api-Key")) != 0 {
+		return "", "", false
+	}
+	scheme, token, _ := strings.Cut(authz[0], " ")
+	token = strings.TrimSpace(token)
+	id, err := pathID(r)
+	if err != nil || !strings.EqualFold(scheme, "Bearer") || token == "" || len(token) > maxApplicantToken {
+		return "", "", false
+	}
+	return id, token, true
+}
+
+// applicantRefused records the refusal by the reason's code and answers
+// the one applicant-token problem with its challenge.
+func (s *Server) applicantRefused(w http.ResponseWriter, r *http.Request, reason error) error {
+	code := ekyc.ErrApplicantToken.Code
+	if e := errs.As(reason); e != nil {
+		code = e.Code
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="haechi-applicant", error="invalid_token"`)
+	s.auditFailure(r.Context(), code)
+	return ekyc.ErrApplicantToken
 }

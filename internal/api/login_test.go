@@ -50,9 +50,15 @@ type app struct {
 
 func newApp(t *testing.T) *app {
 	t.Helper()
-	e := newEnv(t, withLogin)
-	c, _ := e.newClient("device", "login")
-	key, _ := e.newKey(c.ID, "device", "login")
+	return newAppWith(t, []string{"device", "login"})
+}
+
+// newAppWith is newApp with the bank holding scopes and more wiring.
+func newAppWith(t *testing.T, scopes []string, configure ...func(*api.Server)) *app {
+	t.Helper()
+	e := newEnv(t, append([]func(*api.Server){withLogin}, configure...)...)
+	c, _ := e.newClient(scopes...)
+	key, _ := e.newKey(c.ID, scopes...)
 	cu, err := e.customers.Create(context.Background(), "test", c.ID, customer.New{Name: kim.Name, BirthDate: kim.BirthDate, Phone: kim.Phone})
 	if err != nil {
 		t.Fatal(err)

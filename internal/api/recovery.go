@@ -85,19 +85,23 @@ func (c *idCardJSON) card() *idcheck.Card {
 }
 
 type stepUpRequest struct {
-	Carrier *identityJSON `json:"carrier"`
-	IDCard  *idCardJSON   `json:"id_card"`
+	Carrier     *identityJSON `json:"carrier"`
+	IDCard      *idCardJSON   `json:"id_card"`
+	EKYCSession string        `json:"ekyc_session"`
 }
 
 func (q *stepUpRequest) Validate() error {
-	if q.Carrier == nil && q.IDCard == nil {
+	if q.Carrier == nil && q.IDCard == nil && q.EKYCSession == "" {
 		return errs.ErrInvalid.WithField("carrier")
+	}
+	if q.EKYCSession != "" && !validSessionID(q.EKYCSession) {
+		return errs.ErrInvalid.WithField("ekyc_session")
 	}
 	return nil
 }
 
 func (q *stepUpRequest) evidence() device.Evidence {
-	ev := device.Evidence{IDCard: q.IDCard.card()}
+	ev := device.Evidence{IDCard: q.IDCard.card(), EKYCSession: q.EKYCSession}
 	if q.Carrier != nil {
 		id := q.Carrier.identity()
 		ev.Carrier = &id
@@ -239,4 +243,18 @@ func (s *Server) branchReset(w http.ResponseWriter, r *http.Request) error {
 	}
 	respond(w, http.StatusOK, map[string]any{"customer_id": id, "revoked_device_ids": revoked})
 	return nil
+}
+
+// validSessionID is the shape of an eKYC session id, checked before any
+// lookup: "vs_" and lower-case base32.
+func validSessionID(id string) bool {
+	if len(id) < 4 || len(id) > 67 || id[:3] != "vs_" {
+		return false
+	}
+	for _, c := range id[3:] {
+		if (c < 'a' || c > 'z') && (c < '2' || c > '7') {
+			return false
+		}
+	}
+	return true
 }

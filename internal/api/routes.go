@@ -14,6 +14,7 @@ const (
 	authOperatorLogin                 // no session yet: same-origin checks only
 	authOperator                      // session cookie, CSRF on writes, then role
 	authDevice                        // signed by a registered device's key over a server nonce
+	authApplicant                     // an eKYC session's applicant token, for that session only
 )
 
 // route is one entry of the API. The table below is the single source for
@@ -67,6 +68,19 @@ func (s *Server) routes() []route {
 		{method: "GET", pattern: "/v1/sessions/current", handle: s.currentSession, summary: "The customer session of a DPoP access token"},
 		{method: "POST", pattern: "/v1/customers/{id}/login-step-up", auth: authInstitution, scope: institution.ScopeLogin, handle: s.loginStepUp, summary: "Lift login protection mode by re-verification"},
 
+		{method: "POST", pattern: "/v1/verifications", auth: authInstitution, scope: institution.ScopeEKYC, handle: s.openVerification, summary: "Open an eKYC verification session"},
+		{method: "GET", pattern: "/v1/verifications/{id}", auth: authInstitution, scope: institution.ScopeEKYC, handle: s.getVerification, summary: "Show a verification session, masked"},
+		{method: "POST", pattern: "/v1/verifications/{id}/id-card", auth: authApplicant, handle: s.submitIDCard, summary: "Submit an ID card and its photo"},
+		{method: "POST", pattern: "/v1/verifications/{id}/existing-account", auth: authApplicant, handle: s.startAccount, summary: "Start the 1-won transfer check of an existing account"},
+		{method: "POST", pattern: "/v1/verifications/{id}/existing-account/confirm", auth: authApplicant, handle: s.confirmAccount, summary: "Confirm the code in the 1-won deposit's memo"},
+		{method: "POST", pattern: "/v1/verifications/{id}/carrier", auth: authApplicant, handle: s.startCarrier, summary: "Start mobile carrier verification (SMS code)"},
+		{method: "POST", pattern: "/v1/verifications/{id}/carrier/confirm", auth: authApplicant, handle: s.confirmCarrier, summary: "Confirm the carrier's SMS code"},
+		{method: "POST", pattern: "/v1/verifications/{id}/otp", auth: authApplicant, handle: s.verifyOTP, summary: "Verify a security medium's OTP"},
+		{method: "POST", pattern: "/v1/verifications/{id}/biometric/nonce", auth: authApplicant, handle: s.biometricNonce, summary: "A single-use nonce for a liveness capture"},
+		{method: "POST", pattern: "/v1/verifications/{id}/biometric", auth: authApplicant, handle: s.submitBiometric, summary: "Submit a selfie for face match and liveness"},
+		{method: "POST", pattern: "/v1/security-media", auth: authInstitution, scope: institution.ScopeEKYC, handle: s.registerMedium, summary: "Register a security medium (OTP generator)"},
+		{method: "PUT", pattern: "/v1/webhook-endpoint", auth: authInstitution, handle: s.setWebhookEndpoint, summary: "Set the institution's webhook endpoint and a new secret"},
+
 		{method: "POST", pattern: "/v1/operator/sessions", auth: authOperatorLogin, handle: s.login, summary: "Operator login (password + TOTP)"},
 		{method: "DELETE", pattern: "/v1/operator/sessions/current", auth: authOperator, handle: s.logout, summary: "Operator logout"},
 		{method: "GET", pattern: "/v1/operator/me", auth: authOperator, handle: s.me, summary: "The logged-in operator"},
@@ -85,6 +99,8 @@ func (s *Server) routes() []route {
 		{method: "POST", pattern: "/v1/operator/customers/{id}/login-state/{method}/clear", auth: authOperator, roles: agents, handle: s.clearLoginLock, summary: "Clear a temporary lock or delay"},
 		{method: "POST", pattern: "/v1/operator/customers/{id}/login-protection/{method}/lift", auth: authOperator, roles: tellers, handle: s.liftLoginProtection, summary: "Branch reset of login protection mode"},
 		{method: "POST", pattern: "/v1/operator/customers/{id}/branch-reset", auth: authOperator, roles: tellers, handle: s.branchReset, summary: "Branch reset after an in-person ID check"},
+
+		{method: "POST", pattern: "/v1/operator/verifications/{id}/video-call", auth: authOperator, roles: agents, handle: s.recordVideoCall, summary: "Record a video-call verdict on a verification"},
 
 		{method: "GET", pattern: "/v1/operator/audit/verify", auth: authOperator, roles: auditors, handle: s.verifyAudit, summary: "Verify the audit chain"},
 		{method: "GET", pattern: "/v1/operator/audit/events", auth: authOperator, roles: auditors, handle: s.auditEvents, summary: "Page through audit events"},

@@ -21,6 +21,7 @@ import (
 	"github.com/haechi/haechi/internal/audit"
 	"github.com/haechi/haechi/internal/customer"
 	"github.com/haechi/haechi/internal/device"
+	"github.com/haechi/haechi/internal/ekyc"
 	"github.com/haechi/haechi/internal/institution"
 	"github.com/haechi/haechi/internal/login"
 	"github.com/haechi/haechi/internal/oauth"
@@ -46,6 +47,12 @@ type Server struct {
 	// Login runs customer logins, credentials, sessions and the lockout
 	// ladder (nil: those routes answer 503).
 	Login *login.Service
+	// Verifications runs eKYC sessions (nil: those routes answer 503);
+	// SecurityMedia registers institutions' OTP media and Webhooks sets
+	// their event endpoints (each nil: its route answers 503).
+	Verifications *ekyc.Service
+	SecurityMedia SecurityMedia
+	Webhooks      Webhooks
 
 	Audit    audit.Store
 	AuditKey ed25519.PublicKey
@@ -152,6 +159,8 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt route) (*h
 		return s.authOperator(r, rt)
 	case authDevice:
 		return s.authDevice(w, r)
+	case authApplicant:
+		return s.authApplicant(w, r)
 	}
 	return r, nil
 }
