@@ -33,6 +33,7 @@ type app struct {
 	customers    *customer.Service
 	login        *login.Service
 	devices      *deviceWiring // built by server, for serve only
+	ekyc         *ekycWiring   // built by server, for serve only
 	now          func() time.Time
 }
 

@@ -33,11 +33,13 @@ func demoFlow(name string) (demoFlowFunc, bool) {
 		return demoDevice, true
 	case "login":
 		return demoLogin, true
+	case "ekyc":
+		return demoEKYC, true
 	}
 	return nil, false
 }
 
-const demoUsage = "demo device|login [--server URL] [--data-dir D]"
+const demoUsage = "demo device|login|ekyc [--server URL] [--data-dir D]"
 
 func cmdDemo(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {

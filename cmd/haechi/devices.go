@@ -51,6 +51,10 @@ type deviceWiring struct {
 	requests *device.Requests
 	sims     *api.Simulators // nil unless the simulators are on
 	channel  notify.Channel
+	// carrier and idCheck are the authorities registration was wired to;
+	// eKYC uses the same ones.
+	carrier carrier.Provider
+	idCheck idcheck.Checker
 	// missing names the settings registration lacks; empty when it works.
 	missing []string
 }
@@ -63,6 +67,7 @@ func (a *app) buildDevices(log *slog.Logger) (*deviceWiring, error) {
 	if err != nil {
 		return nil, err
 	}
+	w.carrier, w.idCheck = car, idc
 	policy, err := a.devicePolicy(w)
 	if err != nil {
 		return nil, err

@@ -54,6 +54,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer stopDispatch()
 	go a.dispatch(dctx, a.devices.channel, log)
 	go a.purgeSessions(dctx, log)
+	a.runEKYC(dctx, a.ekyc, log)
 	return a.listen(ctx, srv, log, stdout)
 }
 
@@ -72,6 +73,13 @@ func (a *app) server(ctx context.Context, log *slog.Logger) (*api.Server, error)
 		return nil, err
 	}
 	a.devices.describe(log)
+	if a.ekyc, err = a.buildEKYC(a.devices); err != nil {
+		return nil, err
+	}
+	a.devices.service.StepUp = a.ekyc.stepUp(a.devices.service.StepUp)
+	if a.devices.sims != nil {
+		a.devices.sims.Bank = a.ekyc.bank
+	}
 	a.login.StepUp = a.devices.service.StepUp
 	a.login.Risk = login.LogRisk{Log: log}
 	if err := a.login.Validate(); err != nil {
@@ -92,6 +100,9 @@ func (a *app) server(ctx context.Context, log *slog.Logger) (*api.Server, error)
 		DeviceRequests: a.devices.requests,
 		Directory:      a.db,
 		Login:          a.login,
+		Verifications:  a.ekyc.service,
+		SecurityMedia:  a.ekyc.media,
+		Webhooks:       a.ekyc.webhooks,
 		Simulators:     a.devices.sims,
 		Audit:          a.db,
 		AuditKey:       a.auditKey().Public().(ed25519.PublicKey),

@@ -58,6 +58,20 @@ type Config struct {
 	AttestToken  string
 	IDCheckURL   string
 	IDCheckToken string
+	BankURL      string // bank-transfer network (1-won check)
+	BankToken    string
+	FaceURL      string // face engine (biometric method)
+	FaceToken    string
+
+	// EKYCRetention is how long verification evidence (ID images, RRNs,
+	// account numbers, applicant PII) is kept; `haechi ekyc purge` and the
+	// server's daily sweep delete what is older. EKYCFaceThreshold is the
+	// similarity a selfie must reach against the ID photo.
+	EKYCRetention     time.Duration
+	EKYCFaceThreshold float64
+	// WebhookAllowHTTP lets institutions register http:// webhook URLs
+	// (the demo's local receiver); otherwise https only.
+	WebhookAllowHTTP bool
 
 	// DeviceAppDigests are the SHA-256 digests (hex) of the bank app's
 	// genuine signing certificates and DeviceMinAppVersion the lowest app
@@ -95,6 +109,8 @@ func Default() Config {
 		RateClientPerSec:  200,
 		RateClientBurst:   400,
 		DeviceMaxPatchAge: 365 * 24 * time.Hour,
+		EKYCRetention:     5 * 365 * 24 * time.Hour,
+		EKYCFaceThreshold: 0.80,
 		WebAuthnRPID:      "localhost",
 		WebAuthnOrigins:   []string{"http://localhost:8080"},
 	}
@@ -233,13 +249,15 @@ func (p Provider) Token() string { return p.token }
 func (p Provider) Setting() string { return p.env + "_URL" }
 
 func (c *Config) providers() []Provider {
-	return []Provider{c.Carrier(), c.Attest(), c.IDCheck()}
+	return []Provider{c.Carrier(), c.Attest(), c.IDCheck(), c.Bank(), c.Face()}
 }
 
 // Carrier, Attest and IDCheck are the authorities' settings.
 func (c *Config) Carrier() Provider { return Provider{"HAECHI_CARRIER", c.CarrierURL, c.CarrierToken} }
 func (c *Config) Attest() Provider  { return Provider{"HAECHI_ATTEST", c.AttestURL, c.AttestToken} }
 func (c *Config) IDCheck() Provider { return Provider{"HAECHI_IDCHECK", c.IDCheckURL, c.IDCheckToken} }
+func (c *Config) Bank() Provider    { return Provider{"HAECHI_BANK", c.BankURL, c.BankToken} }
+func (c *Config) Face() Provider    { return Provider{"HAECHI_FACE", c.FaceURL, c.FaceToken} }
 
 // SimulatorsOn reports whether the built-in simulators replace the
 // external authorities.
@@ -262,6 +280,8 @@ func (c *Config) validateNumbers() []error {
 	check(c.RateClientPerSec > 0 && c.RateClientBurst >= 1, "HAECHI_RATE_CLIENT_PER_SEC/HAECHI_RATE_CLIENT_BURST", "must be positive")
 	check(c.ShutdownTimeout > 0, "HAECHI_SHUTDOWN_TIMEOUT", "must be positive")
 	check(c.DeviceMaxPatchAge >= 30*24*time.Hour && c.DeviceMaxPatchAge <= 5*365*24*time.Hour, "HAECHI_DEVICE_MAX_PATCH_AGE", "must be between 720h (30 days) and 43800h (5 years)")
+	check(c.EKYCRetention >= 24*time.Hour && c.EKYCRetention <= 20*365*24*time.Hour, "HAECHI_EKYC_RETENTION", "must be between 24h and 175200h (20 years)")
+	check(c.EKYCFaceThreshold >= 0.5 && c.EKYCFaceThreshold <= 1, "HAECHI_EKYC_FACE_THRESHOLD", "must be between 0.5 and 1")
 	check(validLevel(c.LogLevel), "HAECHI_LOG_LEVEL", "must be debug, info, warn or error")
 	return errs
 }

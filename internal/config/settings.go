@@ -43,6 +43,13 @@ func settings() []setting {
 		str("HAECHI_ATTEST_TOKEN", "", true, "app attestation service bearer token", func(c *Config) *string { return &c.AttestToken }),
 		str("HAECHI_IDCHECK_URL", "", false, "ID authenticity service base URL", func(c *Config) *string { return &c.IDCheckURL }),
 		str("HAECHI_IDCHECK_TOKEN", "", true, "ID authenticity service bearer token", func(c *Config) *string { return &c.IDCheckToken }),
+		str("HAECHI_BANK_URL", "", false, "bank-transfer network base URL (1-won check)", func(c *Config) *string { return &c.BankURL }),
+		str("HAECHI_BANK_TOKEN", "", true, "bank-transfer network bearer token", func(c *Config) *string { return &c.BankToken }),
+		str("HAECHI_FACE_URL", "", false, "face engine base URL (biometric method)", func(c *Config) *string { return &c.FaceURL }),
+		str("HAECHI_FACE_TOKEN", "", true, "face engine bearer token", func(c *Config) *string { return &c.FaceToken }),
+		dur("HAECHI_EKYC_RETENTION", "how long verification evidence is kept", func(c *Config) *time.Duration { return &c.EKYCRetention }),
+		float("HAECHI_EKYC_FACE_THRESHOLD", "selfie-to-ID-photo similarity needed (0.5-1)", func(c *Config) *float64 { return &c.EKYCFaceThreshold }),
+		boolean("HAECHI_WEBHOOK_ALLOW_HTTP", "true: institutions may register http:// webhook URLs (local testing only)", func(c *Config) *bool { return &c.WebhookAllowHTTP }),
 		{env: "HAECHI_DEVICE_APP_DIGESTS", usage: "comma-separated SHA-256 (hex) of the app's signing certificates", parse: func(c *Config, v string) error {
 			c.DeviceAppDigests = splitList(v)
 			return nil
