@@ -34,6 +34,7 @@ func (s *Server) routes() []route {
 	auditors := []operator.Role{operator.RoleAuditor, operator.RoleAdmin}
 	recovery := []operator.Role{operator.RoleAgent, operator.RoleSupervisor, operator.RoleTeller, operator.RoleAdmin}
 	agents := []operator.Role{operator.RoleAgent}
+	evidenceReaders := []operator.Role{operator.RoleAgent, operator.RoleAuditor}
 	supervisors := []operator.Role{operator.RoleSupervisor}
 	tellers := []operator.Role{operator.RoleTeller}
 	lockViewers := []operator.Role{operator.RoleAgent, operator.RoleTeller, operator.RoleSupervisor, operator.RoleAdmin, operator.RoleAnalyst}
@@ -100,6 +101,8 @@ func (s *Server) routes() []route {
 		{method: "POST", pattern: "/v1/operator/customers/{id}/login-protection/{method}/lift", auth: authOperator, roles: tellers, handle: s.liftLoginProtection, summary: "Branch reset of login protection mode"},
 		{method: "POST", pattern: "/v1/operator/customers/{id}/branch-reset", auth: authOperator, roles: tellers, handle: s.branchReset, summary: "Branch reset after an in-person ID check"},
 
+		{method: "GET", pattern: "/v1/operator/verifications/{id}/evidence", auth: authOperator, roles: evidenceReaders, handle: s.listEvidence, summary: "List a verification's evidence (audited)"},
+		{method: "GET", pattern: "/v1/operator/verifications/{id}/evidence/{evidence_id}", auth: authOperator, roles: evidenceReaders, handle: s.viewEvidence, summary: "View a verification's ID image (audited)"},
 		{method: "POST", pattern: "/v1/operator/verifications/{id}/video-call", auth: authOperator, roles: agents, handle: s.recordVideoCall, summary: "Record a video-call verdict on a verification"},
 
 		{method: "GET", pattern: "/v1/operator/audit/verify", auth: authOperator, roles: auditors, handle: s.verifyAudit, summary: "Verify the audit chain"},

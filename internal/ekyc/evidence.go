@@ -131,3 +131,14 @@ func (s *Service) readItem(ctx context.Context, actor, purpose string, rec *Evid
 	ev := rec.Evidence
 	return &ev, plain, nil
 }
+
+// InstitutionOf names the institution a session belongs to, for the
+// platform's operators, who serve every institution and then read its
+// evidence through ListEvidence and ReadEvidence, audited as themselves.
+func (s *Service) InstitutionOf(ctx context.Context, sessionID string) (string, error) {
+	r, err := s.Store.EKYCSessionByID(ctx, sessionID)
+	if err != nil {
+		return "", err
+	}
+	return r.InstitutionID, nil
+}
