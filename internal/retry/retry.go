@@ -9,7 +9,7 @@ import (
 )
 
 const (
-	base = 5 * time.Second
+	base    = 5 * time.Second
 	maxWait = time.Hour
 )
 
