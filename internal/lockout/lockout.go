@@ -35,6 +35,7 @@ const (
 	ActionFailure   = "login.failure"
 	ActionSuccess   = "login.success"
 	ActionAbandoned = "login.abandoned"
+	ActionReleased  = "login.released"
 	ActionClear     = "lockout.clear"
 	ActionLift      = "lockout.lift_protection"
 	ActionThrottle  = "lockout.source_throttled"
@@ -222,6 +223,28 @@ func (a *Attempt) Fail(ctx context.Context, now time.Time, m Meta) (State, error
 		ch.Source = s.Spray.failure(a.Key.CustomerID, m, now)
 		return ch, nil
 	})
+}
+
+// Release gives back a reservation whose secret was never compared, because
+// the hash pool refused the work: nothing was guessed, so nothing counts,
+// and a flood that overloads the pool cannot push customers up the ladder.
+// A reservation that lapsed meanwhile has counted already and stays
+// counted. Only refusals made before any comparison may call it.
+func (a *Attempt) Release(ctx context.Context, now time.Time, m Meta) error {
+	s := a.s
+	_, err := s.Store.UpdateLockout(ctx, a.Key, func(st *State) (*Change, error) {
+		if st.Pending != a.ID {
+			return nil, nil
+		}
+		if st.pendingExpired(now) {
+			return s.settleChange(st, a.l, now), nil
+		}
+		st.Pending, st.PendingUntil = "", time.Time{}
+		e := attemptEntry(st, m, ActionReleased, now)
+		e.Details["reason"] = "hash_pool_busy"
+		return &Change{Audit: []audit.Entry{e}}, nil
+	})
+	return err
 }
 
 // Succeed records that the verification succeeded and ends the run of

@@ -327,6 +327,41 @@ func TestAbandonedReservation(t *testing.T) {
 	})
 }
 
+// TestRelease: a reservation given back before any comparison counts
+// nothing and frees the key at once; one given back after it lapsed has
+// counted already and stays counted, once.
+func TestRelease(t *testing.T) {
+	engines(t, func(t *testing.T, open nodes) {
+		a, _ := open(t)
+		s := newService(a, &clock{base}, false)
+		att, err := s.Begin(t.Context(), "cus_1", lockout.PIN, base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := att.Release(t.Context(), base.Add(time.Second), meta); err != nil {
+			t.Fatal(err)
+		}
+		d, err := s.Check(t.Context(), "cus_1", lockout.PIN, base.Add(time.Second))
+		if err != nil || d.State.Failures != 0 || d.State.Pending != "" {
+			t.Fatalf("after release: %+v %v", d, err)
+		}
+		late, err := s.Begin(t.Context(), "cus_1", lockout.PIN, base.Add(time.Second))
+		if err != nil {
+			t.Fatalf("the key stayed reserved: %v", err)
+		}
+		after := base.Add(time.Second + lockout.DefaultReservationTTL)
+		if err := late.Release(t.Context(), after, meta); err != nil {
+			t.Fatal(err)
+		}
+		if err := late.Release(t.Context(), after, meta); err != nil {
+			t.Fatal(err)
+		}
+		if d, err := s.Check(t.Context(), "cus_1", lockout.PIN, after); err != nil || d.State.Failures != 1 {
+			t.Fatalf("lapsed then released: %+v %v", d, err)
+		}
+	})
+}
+
 func TestBotDetection(t *testing.T) {
 	engines(t, func(t *testing.T, open nodes) {
 		db, _ := open(t)

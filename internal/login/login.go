@@ -13,6 +13,7 @@ import (
 
 	"github.com/haechi/haechi/internal/audit"
 	"github.com/haechi/haechi/internal/credential"
+	"github.com/haechi/haechi/internal/crypto"
 	"github.com/haechi/haechi/internal/customer"
 	"github.com/haechi/haechi/internal/device"
 	"github.com/haechi/haechi/internal/errs"
@@ -107,6 +108,13 @@ func (s *Service) Login(ctx context.Context, dev *device.Device, in Input, dpopJ
 		return nil, err
 	}
 	ok, verr := s.verify(ctx, dev.CustomerID, method, in)
+	if errors.Is(verr, crypto.ErrBusy) {
+		// The pool refused before comparing anything: no guess was made.
+		if err := a.Release(ctx, s.Now().UTC(), meta); err != nil {
+			return nil, err
+		}
+		return nil, verr
+	}
 	st, err := s.finish(ctx, a, ok, meta)
 	s.observe(ctx, event(dev, method, ok && err == nil, meta, s.Now().UTC()), st)
 	if err != nil {

@@ -1,6 +1,7 @@
 package login_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -260,5 +261,47 @@ func TestLoginParallel(t *testing.T) {
 	got := f.failures(t)
 	if audited < 1 || got < audited || got > 10 {
 		t.Fatalf("failures %d, audited %d", got, audited)
+	}
+}
+
+// TestLoginBusyPoolCountsNothing: when the hash pool is full the PIN is
+// never compared, so the attempt is released, not counted, and the next
+// one is checked as usual.
+func TestLoginBusyPoolCountsNothing(t *testing.T) {
+	f := newFixture(t)
+	km := crypto.NewKeyMaterial()
+	busy := crypto.NewHasher(km.Pepper, crypto.TestHashParams, 1, 0)
+	f.svc.Credentials.Hasher = busy
+	// A slow verification (64 MiB, 4 passes) holds the only slot.
+	slow, err := crypto.NewHasher(km.Pepper, crypto.HashParams{Time: 4, MemKiB: 64 << 10, Threads: 1}, 1, 0).Hash(t.Context(), []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := make(chan struct{})
+	go func() {
+		defer close(held)
+		// Retried while the probe below happens to hold the slot.
+		for {
+			if _, err := busy.Verify(context.Background(), slow, []byte("x")); !errors.Is(err, crypto.ErrBusy) {
+				return
+			}
+		}
+	}()
+	for range 2000 { // until the slow verification holds the slot
+		if err := busy.DummyVerify(t.Context(), []byte("x")); errors.Is(err, crypto.ErrBusy) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := f.login(t, "111111"); !errors.Is(err, crypto.ErrBusy) {
+		t.Fatalf("login with a full pool: %v", err)
+	}
+	if n := f.failures(t); n != 0 {
+		t.Fatalf("a refused-busy attempt counted: %d failures", n)
+	}
+	<-held
+	f.clk.advance(time.Minute)
+	if _, err := f.login(t, "111111"); !errors.Is(err, login.ErrFailed) || f.failures(t) != 1 {
+		t.Fatalf("next attempt: %v, %d failures", err, f.failures(t))
 	}
 }
