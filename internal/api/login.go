@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/haechi/haechi/internal/audit"
+	"github.com/haechi/haechi/internal/crypto"
 	"github.com/haechi/haechi/internal/errs"
 	"github.com/haechi/haechi/internal/lockout"
 	"github.com/haechi/haechi/internal/login"
@@ -26,6 +27,18 @@ func (s *Server) loginService() (*login.Service, error) {
 		return nil, errs.ErrUnavailable
 	}
 	return s.Login, nil
+}
+
+// loginBusy sheds logins while the hash pool is full: checked before the
+// device signature, whose nonce and proof would each cost a database write
+// that a login refused for lack of a hash slot does not need. Biometric
+// logins, which hash nothing, are shed with the rest; the answer is the
+// same 503 with Retry-After either way.
+func (s *Server) loginBusy() error {
+	if s.Login != nil && s.Login.Credentials != nil && s.Login.Credentials.Hasher.Full() {
+		return crypto.ErrBusy
+	}
+	return nil
 }
 
 // requestURL is the URL the client addressed, as a DPoP proof's htu names

@@ -27,6 +27,9 @@ type route struct {
 	roles   []operator.Role // operator roles, any one suffices; nil = any operator
 	handle  handlerFunc
 	summary string
+	// shed, when set, refuses the request before authentication when the
+	// server cannot serve it now, so a flood costs no database writes.
+	shed func() error
 }
 
 func (s *Server) routes() []route {
@@ -64,7 +67,7 @@ func (s *Server) routes() []route {
 		{method: "GET", pattern: "/v1/devices/current", auth: authDevice, handle: s.currentDevice, summary: "The device that signed the request"},
 
 		{method: "PUT", pattern: "/v1/credentials/{method}", auth: authDevice, handle: s.setCredential, summary: "Set the customer's PIN or pattern"},
-		{method: "POST", pattern: "/v1/logins", auth: authDevice, handle: s.createLogin, summary: "Customer login on a registered device (DPoP-bound tokens)"},
+		{method: "POST", pattern: "/v1/logins", auth: authDevice, handle: s.createLogin, shed: s.loginBusy, summary: "Customer login on a registered device (DPoP-bound tokens)"},
 		{method: "POST", pattern: "/v1/sessions/refresh", handle: s.refreshSession, summary: "Rotate a refresh token (DPoP proof required)"},
 		{method: "GET", pattern: "/v1/sessions/current", handle: s.currentSession, summary: "The customer session of a DPoP access token"},
 		{method: "POST", pattern: "/v1/customers/{id}/login-step-up", auth: authInstitution, scope: institution.ScopeLogin, handle: s.loginStepUp, summary: "Lift login protection mode by re-verification"},

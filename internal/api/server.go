@@ -139,7 +139,13 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		infoFrom(r.Context()).route = rt.pattern
-		r, err := s.authorize(w, r, rt)
+		var err error
+		if rt.shed != nil {
+			err = rt.shed()
+		}
+		if err == nil {
+			r, err = s.authorize(w, r, rt)
+		}
 		if err == nil {
 			err = rt.handle(w, r)
 		}

@@ -148,6 +148,14 @@ func (h *Hasher) derive(ctx context.Context, p HashParams, salt, secret []byte, 
 	return argon2.IDKey(MAC(h.pepper, secret), salt, p.Time, p.MemKiB, p.Threads, n), nil
 }
 
+// Full reports whether a hash asked for now would get ErrBusy: every slot
+// runs and the queue is full. It is advice, read without a lock: a caller
+// uses it to refuse at once, before doing work (database writes) that the
+// hash it waits for could not use anyway.
+func (h *Hasher) Full() bool {
+	return len(h.slots) == cap(h.slots) && len(h.waiting) == cap(h.waiting)
+}
+
 // acquire takes a slot, waiting only if fewer than queue callers already
 // wait, and only until ctx ends.
 func (h *Hasher) acquire(ctx context.Context) error {

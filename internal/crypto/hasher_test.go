@@ -195,12 +195,18 @@ func TestHasherPool(t *testing.T) {
 	go func() { _, err := h.Hash(ctx, []byte("a")); first <- err }()
 	<-entered // the only slot is taken
 
+	if h.Full() {
+		t.Fatal("Full = true with a queue place free")
+	}
 	waitCtx, cancel := context.WithCancel(ctx)
 	second := make(chan error, 1)
 	go func() { _, err := h.Verify(waitCtx, h.dummy, []byte("b")); second <- err }()
 	waitFor(t, func() bool { return len(h.waiting) == 1 }) // the only queue place is taken
 
 	t.Run("error/queue full: busy at once", func(t *testing.T) {
+		if !h.Full() {
+			t.Fatal("Full = false with the slot and the queue taken")
+		}
 		if _, err := h.Hash(ctx, []byte("c")); !errors.Is(err, ErrBusy) {
 			t.Fatalf("Hash = %v, want ErrBusy", err)
 		}

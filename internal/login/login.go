@@ -99,6 +99,11 @@ func (s *Service) Login(ctx context.Context, dev *device.Device, in Input, dpopJ
 	if err != nil {
 		return nil, err
 	}
+	if method.HasSecret() && s.Credentials.Hasher.Full() {
+		// Refused before the ladder is touched: under a flood the answer
+		// comes at once instead of after queueing for the database.
+		return nil, crypto.ErrBusy
+	}
 	now := s.Now().UTC()
 	if err := s.Lockout.CheckSource(ctx, meta.Fingerprint, meta.IP, now); err != nil {
 		return nil, err
