@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -427,4 +428,57 @@ func TestDPoPBehindProxy(t *testing.T) {
 	if res := send("https://bank.example/haechi/v1/logins"); res.StatusCode != http.StatusOK {
 		t.Fatalf("login through the public URL: %d %s", res.StatusCode, res.body)
 	}
+}
+
+// TestLoginShedWhilePoolFull: with every hash slot and queue place taken a
+// login is refused 503 before its signature is checked, so nothing is
+// spent: the very same signed request logs in once the pool frees.
+func TestLoginShedWhilePoolFull(t *testing.T) {
+	a := newApp(t)
+	a.setSecret("pin", `{"secret":"`+firstPIN+`"}`)
+	km := crypto.NewKeyMaterial()
+	pool := crypto.NewHasher(km.Pepper, crypto.TestHashParams, 1, 0)
+	normal := a.e.server.Login.Credentials.Hasher
+	slow, err := crypto.NewHasher(km.Pepper, crypto.HashParams{Time: 4, MemKiB: 64 << 10, Threads: 1}, 1, 0).Hash(t.Context(), []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.e.server.Login.Credentials.Hasher = pool
+	held := make(chan struct{})
+	go func() {
+		defer close(held)
+		for { // retried while the probe below holds the slot
+			if _, err := pool.Verify(context.Background(), slow, []byte("x")); !errors.Is(err, crypto.ErrBusy) {
+				return
+			}
+		}
+	}()
+	waitFull(t, pool)
+	r := a.signed("POST", "/v1/logins", pinBody(firstPIN))
+	r.Header.Set("DPoP", a.dpop("POST", a.e.url+"/v1/logins", ""))
+	body := pinBody(firstPIN)
+	before := len(a.e.events())
+	p := a.e.wantProblem(a.e.send(r), 503, "unavailable")
+	if p.Status != 503 || len(a.e.events()) != before {
+		t.Fatalf("shed login wrote %d audit events", len(a.e.events())-before)
+	}
+	<-held
+	a.e.server.Login.Credentials.Hasher = normal
+	again, _ := http.NewRequest(r.Method, r.URL.String(), strings.NewReader(body))
+	again.Header = r.Header.Clone()
+	if res := a.e.send(again); res.StatusCode != http.StatusOK {
+		t.Fatalf("the same request after the flood: %d %s", res.StatusCode, res.body)
+	}
+}
+
+// waitFull polls until the pool's slot is held by someone else.
+func waitFull(t *testing.T, h *crypto.Hasher) {
+	t.Helper()
+	for range 5000 {
+		if h.Full() {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("the pool never filled")
 }
