@@ -69,6 +69,10 @@ type Config struct {
 	// similarity a selfie must reach against the ID photo.
 	EKYCRetention     time.Duration
 	EKYCFaceThreshold float64
+	// GeoIPFile is an MMDB file (GeoLite2/DB-IP country or city layout)
+	// the fraud engine reads IP countries from; unset or unreadable: every
+	// country is unknown and the engine runs on.
+	GeoIPFile string
 	// WebhookAllowHTTP lets institutions register http:// webhook URLs
 	// (the demo's local receiver); otherwise https only.
 	WebhookAllowHTTP bool

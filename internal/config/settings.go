@@ -49,6 +49,7 @@ func settings() []setting {
 		str("HAECHI_FACE_TOKEN", "", true, "face engine bearer token", func(c *Config) *string { return &c.FaceToken }),
 		dur("HAECHI_EKYC_RETENTION", "how long verification evidence is kept", func(c *Config) *time.Duration { return &c.EKYCRetention }),
 		float("HAECHI_EKYC_FACE_THRESHOLD", "selfie-to-ID-photo similarity needed (0.5-1)", func(c *Config) *float64 { return &c.EKYCFaceThreshold }),
+		str("HAECHI_GEOIP_FILE", "", false, "MMDB file of IP countries for the fraud engine (unset: country unknown)", func(c *Config) *string { return &c.GeoIPFile }),
 		boolean("HAECHI_WEBHOOK_ALLOW_HTTP", "true: institutions may register http:// webhook URLs (local testing only)", func(c *Config) *bool { return &c.WebhookAllowHTTP }),
 		{env: "HAECHI_DEVICE_APP_DIGESTS", usage: "comma-separated SHA-256 (hex) of the app's signing certificates", parse: func(c *Config, v string) error {
 			c.DeviceAppDigests = splitList(v)
