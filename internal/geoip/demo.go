@@ -10,7 +10,7 @@ import (
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 )
 
-// Demo addresses: documentation ranges (RFC 5737, RFC 6676, RFC 3849), so
+// Demo addresses: documentation and benchmarking ranges (RFC 5737, RFC 2544, RFC 3849), so
 // the demo never locates a real network.
 const (
 	DemoSeoul   = "203.0.113.0/24"   // KR, Seoul
