@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	t.Run("sessions of a revoked institution", func(t *testing.T) { testSessionsOfRevokedInstitution(t, migrated(t)) })
 	t.Run("ekyc", func(t *testing.T) { testEKYC(t, migrated) })
 	t.Run("security media", func(t *testing.T) { testSecurityMedia(t, migrated) })
+	t.Run("fds", func(t *testing.T) { testFDS(t, migrated) })
 }
 
 // base is a fixed time with nanoseconds, which every engine must keep.
