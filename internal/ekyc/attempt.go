@@ -150,6 +150,7 @@ func (s *Service) run(ctx context.Context, a *attempt) (*View, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.observe(ctx, r, a)
 	return r.view(), nil
 }
 

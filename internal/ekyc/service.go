@@ -39,6 +39,9 @@ type Service struct {
 	Face      face.Engine
 	Customers Customers // the expected identity of a customer's step-up
 
+	// Risk hears every counted attempt (nil: nobody listens).
+	Risk RiskObserver
+
 	FaceThreshold float64       // minimum similarity (DefaultFaceThreshold when 0)
 	TTL           time.Duration // session lifetime (DefaultTTL when 0)
 	Now           func() time.Time
