@@ -41,6 +41,8 @@ func (s *Server) routes() []route {
 	supervisors := []operator.Role{operator.RoleSupervisor}
 	tellers := []operator.Role{operator.RoleTeller}
 	lockViewers := []operator.Role{operator.RoleAgent, operator.RoleTeller, operator.RoleSupervisor, operator.RoleAdmin, operator.RoleAnalyst}
+	analysts := []operator.Role{operator.RoleAnalyst}
+	activators := []operator.Role{operator.RoleAnalyst, operator.RoleAdmin}
 	return []route{
 		{method: "GET", pattern: "/healthz", handle: s.healthz, summary: "Liveness probe"},
 		{method: "GET", pattern: "/readyz", handle: s.readyz, summary: "Readiness probe (database reachable)"},
@@ -85,6 +87,9 @@ func (s *Server) routes() []route {
 		{method: "POST", pattern: "/v1/security-media", auth: authInstitution, scope: institution.ScopeEKYC, handle: s.registerMedium, summary: "Register a security medium (OTP generator)"},
 		{method: "PUT", pattern: "/v1/webhook-endpoint", auth: authInstitution, handle: s.setWebhookEndpoint, summary: "Set the institution's webhook endpoint and a new secret"},
 
+		{method: "POST", pattern: "/v1/risk/events", auth: authInstitution, scope: institution.ScopeRisk, handle: s.scoreEvent, summary: "Score one of the institution's events"},
+		{method: "GET", pattern: "/v1/risk/decisions/{id}", auth: authInstitution, scope: institution.ScopeRisk, handle: s.riskDecision, summary: "Explain one of the institution's decisions"},
+
 		{method: "POST", pattern: "/v1/operator/sessions", auth: authOperatorLogin, handle: s.login, summary: "Operator login (password + TOTP)"},
 		{method: "DELETE", pattern: "/v1/operator/sessions/current", auth: authOperator, handle: s.logout, summary: "Operator logout"},
 		{method: "GET", pattern: "/v1/operator/me", auth: authOperator, handle: s.me, summary: "The logged-in operator"},
@@ -107,6 +112,19 @@ func (s *Server) routes() []route {
 		{method: "GET", pattern: "/v1/operator/verifications/{id}/evidence", auth: authOperator, roles: evidenceReaders, handle: s.listEvidence, summary: "List a verification's evidence (audited)"},
 		{method: "GET", pattern: "/v1/operator/verifications/{id}/evidence/{evidence_id}", auth: authOperator, roles: evidenceReaders, handle: s.viewEvidence, summary: "View a verification's ID image (audited)"},
 		{method: "POST", pattern: "/v1/operator/verifications/{id}/video-call", auth: authOperator, roles: agents, handle: s.recordVideoCall, summary: "Record a video-call verdict on a verification"},
+
+		{method: "GET", pattern: "/v1/operator/risk/decisions/{id}", auth: authOperator, roles: analysts, handle: s.operatorDecision, summary: "Explain any decision"},
+		{method: "GET", pattern: "/v1/operator/risk/cases", auth: authOperator, roles: analysts, handle: s.riskCases, summary: "List fraud cases"},
+		{method: "GET", pattern: "/v1/operator/risk/cases/{id}", auth: authOperator, roles: analysts, handle: s.riskCase, summary: "Show a fraud case"},
+		{method: "POST", pattern: "/v1/operator/risk/cases/{id}/assign", auth: authOperator, roles: analysts, handle: s.assignCase, summary: "Assign a case to an analyst"},
+		{method: "POST", pattern: "/v1/operator/risk/cases/{id}/comments", auth: authOperator, roles: analysts, handle: s.commentCase, summary: "Comment on a case"},
+		{method: "POST", pattern: "/v1/operator/risk/cases/{id}/close", auth: authOperator, roles: analysts, handle: s.closeCase, summary: "Close a case with a resolution"},
+		{method: "GET", pattern: "/v1/operator/risk/rule-sets", auth: authOperator, roles: analysts, handle: s.ruleSets, summary: "List rule-set versions and the active one"},
+		{method: "POST", pattern: "/v1/operator/risk/rule-sets", auth: authOperator, roles: analysts, handle: s.createRuleSet, summary: "Store a new, inactive rule-set version"},
+		{method: "POST", pattern: "/v1/operator/risk/rule-sets/{id}/activate", auth: authOperator, roles: activators, handle: s.activateRuleSet, summary: "Activate a rule-set version (or roll back to an older one)"},
+		{method: "GET", pattern: "/v1/operator/risk/lists", auth: authOperator, roles: analysts, handle: s.listEntries, summary: "List allow- and block-list entries"},
+		{method: "POST", pattern: "/v1/operator/risk/lists", auth: authOperator, roles: analysts, handle: s.addListEntry, summary: "Add an allow- or block-list entry"},
+		{method: "DELETE", pattern: "/v1/operator/risk/lists/{id}", auth: authOperator, roles: analysts, handle: s.removeListEntry, summary: "Remove a list entry"},
 
 		{method: "GET", pattern: "/v1/operator/audit/verify", auth: authOperator, roles: auditors, handle: s.verifyAudit, summary: "Verify the audit chain"},
 		{method: "GET", pattern: "/v1/operator/audit/events", auth: authOperator, roles: auditors, handle: s.auditEvents, summary: "Page through audit events"},

@@ -22,6 +22,7 @@ import (
 	"github.com/haechi/haechi/internal/customer"
 	"github.com/haechi/haechi/internal/device"
 	"github.com/haechi/haechi/internal/ekyc"
+	"github.com/haechi/haechi/internal/fds"
 	"github.com/haechi/haechi/internal/institution"
 	"github.com/haechi/haechi/internal/login"
 	"github.com/haechi/haechi/internal/oauth"
@@ -53,6 +54,10 @@ type Server struct {
 	Verifications *ekyc.Service
 	SecurityMedia SecurityMedia
 	Webhooks      Webhooks
+	// FDS scores events and serves the risk routes (nil: they answer 503);
+	// Risk, when set, hears of every operator write as it finishes.
+	FDS  *fds.Engine
+	Risk RiskObserver
 
 	Audit    audit.Store
 	AuditKey ed25519.PublicKey
@@ -134,25 +139,34 @@ func (s *Server) defaults() {
 // handlerFunc is a route's handler; a returned error goes to s.error.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// wrap runs a route: it records the route for logs and metrics, applies the
-// route's authentication, then calls the handler.
+// wrap runs a route: it records the route for logs and metrics, then
+// serves it, reporting operator writes to the risk observer.
 func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		infoFrom(r.Context()).route = rt.pattern
-		var err error
-		if rt.shed != nil {
-			err = rt.shed()
+		if s.observesOperator(rt, r) {
+			s.runObserved(w, r, rt)
+			return
 		}
-		if err == nil {
-			r, err = s.authorize(w, r, rt)
-		}
-		if err == nil {
-			err = rt.handle(w, r)
-		}
-		if err != nil {
-			s.error(w, r, err)
-		}
+		s.serveRoute(w, r, rt)
 	})
+}
+
+// serveRoute applies the route's authentication, then calls the handler.
+func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt route) {
+	var err error
+	if rt.shed != nil {
+		err = rt.shed()
+	}
+	if err == nil {
+		r, err = s.authorize(w, r, rt)
+	}
+	if err == nil {
+		err = rt.handle(w, r)
+	}
+	if err != nil {
+		s.error(w, r, err)
+	}
 }
 
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt route) (*http.Request, error) {
