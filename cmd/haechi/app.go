@@ -8,6 +8,8 @@ import (
 	"os"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/haechi/haechi/internal/audit"
 	"github.com/haechi/haechi/internal/config"
 	"github.com/haechi/haechi/internal/crypto"
@@ -16,6 +18,7 @@ import (
 	"github.com/haechi/haechi/internal/login"
 	"github.com/haechi/haechi/internal/operator"
 	"github.com/haechi/haechi/internal/postgres"
+	"github.com/haechi/haechi/internal/redis"
 	"github.com/haechi/haechi/internal/sqlite"
 	"github.com/haechi/haechi/internal/sqlstore"
 )
@@ -34,7 +37,10 @@ type app struct {
 	login        *login.Service
 	devices      *deviceWiring // built by server, for serve only
 	ekyc         *ekycWiring   // built by server, for serve only
-	now          func() time.Time
+	// rdb is the Redis client the rate limiter and the fraud engine's
+	// velocity cache share; nil until redis opens it, or when not set.
+	rdb *goredis.Client
+	now func() time.Time
 }
 
 // schemaMode says what to do about pending migrations when opening.
@@ -91,7 +97,26 @@ func (a *app) auditSigner() *audit.Signer {
 
 func (a *app) auditKey() ed25519.PrivateKey { return a.keys.AuditKey() }
 
-func (a *app) Close() { a.db.Close() }
+func (a *app) Close() {
+	if a.rdb != nil {
+		a.rdb.Close()
+	}
+	a.db.Close()
+}
+
+// redis opens the Redis of HAECHI_REDIS_URL once and shares it; nil when
+// the setting is empty.
+func (a *app) redis(ctx context.Context) (*goredis.Client, error) {
+	if a.rdb != nil || a.cfg.RedisURL == "" {
+		return a.rdb, nil
+	}
+	client, err := redis.Open(ctx, a.cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("setting HAECHI_REDIS_URL: %w", err)
+	}
+	a.rdb = client
+	return client, nil
+}
 
 // openDB opens PostgreSQL when a URL is set, else the SQLite file in the data dir.
 func openDB(ctx context.Context, cfg *config.Config, signer *audit.Signer) (*sqlstore.DB, error) {

@@ -23,7 +23,10 @@ import (
 	"github.com/haechi/haechi/internal/operator"
 )
 
-const demoAdmin = "demo-admin"
+const (
+	demoAdmin   = "demo-admin"
+	demoAnalyst = "demo-analyst" // works the fraud engine's cases
+)
 
 // seedDemo creates, the first time, a demo institution, the demo
 // operators and a customer per carrier-simulator subscriber; it prints the
@@ -109,6 +112,7 @@ var demoOperators = []struct {
 	{"demo-agent", []operator.Role{operator.RoleAgent}},
 	{"demo-supervisor", []operator.Role{operator.RoleSupervisor}},
 	{"demo-teller", []operator.Role{operator.RoleTeller}},
+	{demoAnalyst, []operator.Role{operator.RoleAnalyst}},
 }
 
 func demoOperatorNames() []string {

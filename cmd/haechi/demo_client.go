@@ -35,11 +35,13 @@ func demoFlow(name string) (demoFlowFunc, bool) {
 		return demoLogin, true
 	case "ekyc":
 		return demoEKYC, true
+	case "fds":
+		return demoFDS, true
 	}
 	return nil, false
 }
 
-const demoUsage = "demo device|login|ekyc [--server URL] [--data-dir D]"
+const demoUsage = "demo device|login|ekyc|fds [--server URL] [--data-dir D]"
 
 func cmdDemo(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {

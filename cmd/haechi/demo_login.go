@@ -289,6 +289,11 @@ func (d *loginDemo) rotation(ctx context.Context, app *deviceapp.App, c indexed,
 func (d *loginDemo) ladder(ctx context.Context) error {
 	c, app := d.human, d.humanApp
 	d.l.title("The ladder: %s's phone is used with wrong PINs, at a human pace", c)
+	// A person takes a moment before the first try too; an attempt right
+	// after the previous login looks machine-paced to the fraud engine.
+	if err := d.pause(ctx, humanPaces[0]); err != nil {
+		return err
+	}
 	for i := 1; i <= 2; i++ {
 		if err := d.wrongPIN(ctx, app, d.humanPIN, i, login.ErrFailed.Code, 0); err != nil {
 			return err

@@ -26,6 +26,9 @@ usage:
   haechi demo device [--server URL] [--data-dir D]   drive a running serve --demo, step by step
   haechi demo login [--server URL] [--data-dir D]    the login ladder demo against serve --demo
   haechi demo ekyc [--server URL] [--data-dir D]     eKYC sessions and their signed webhooks against serve --demo
+  haechi demo fds [--server URL] [--data-dir D]      fraud decisions explained: impossible travel, a PIN bot, a payment
+  haechi fds backtest --rules FILE [--since RFC3339] [--until RFC3339]
+                                                     replay stored decisions through a candidate rule set (default: 30 days)
   haechi totp SECRET          print the current code of a TOTP secret (demo helper)
   haechi version
 
@@ -78,6 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdOperators(ctx, rest, stdout)
 	case "ekyc":
 		return cmdEKYC(ctx, rest, stdout)
+	case "fds":
+		return cmdFDS(ctx, rest, stdout)
 	case "demo":
 		return cmdDemo(ctx, rest, stdout)
 	case "totp":

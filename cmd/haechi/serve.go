@@ -19,10 +19,10 @@ import (
 	"github.com/haechi/haechi/internal/config"
 	"github.com/haechi/haechi/internal/console"
 	"github.com/haechi/haechi/internal/logging"
-	"github.com/haechi/haechi/internal/login"
 	"github.com/haechi/haechi/internal/oauth"
 	"github.com/haechi/haechi/internal/ratelimit"
 	"github.com/haechi/haechi/internal/redis"
+	"github.com/haechi/haechi/internal/risk"
 )
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -81,7 +81,11 @@ func (a *app) server(ctx context.Context, log *slog.Logger) (*api.Server, error)
 		a.devices.sims.Bank = a.ekyc.bank
 	}
 	a.login.StepUp = a.devices.service.StepUp
-	a.login.Risk = login.LogRisk{Log: log}
+	eng, err := a.buildFDS(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	a.wireRisk(eng, log)
 	if err := a.login.Validate(); err != nil {
 		return nil, err
 	}
@@ -104,6 +108,8 @@ func (a *app) server(ctx context.Context, log *slog.Logger) (*api.Server, error)
 		SecurityMedia:  a.ekyc.media,
 		Webhooks:       a.ekyc.webhooks,
 		Simulators:     a.devices.sims,
+		FDS:            eng,
+		Risk:           risk.Operator{Engine: eng, Log: log},
 		Audit:          a.db,
 		AuditKey:       a.auditKey().Public().(ed25519.PublicKey),
 		Ready:          a.db.Ping,
@@ -115,7 +121,7 @@ func (a *app) server(ctx context.Context, log *slog.Logger) (*api.Server, error)
 		PublicURL:      c.PublicURL,
 		IPLimit:        ratelimit.Quota{Rate: c.RateIPPerSec, Burst: c.RateIPBurst},
 		ClientLimit:    ratelimit.Quota{Rate: c.RateClientPerSec, Burst: c.RateClientBurst},
-		TrustedProxies: c.TrustedProxies,
+		TrustedProxies: trustedProxies(c.TrustedProxies, c.Demo),
 		Console:        console.Handler("/console/"),
 	}, nil
 }
@@ -123,12 +129,9 @@ func (a *app) server(ctx context.Context, log *slog.Logger) (*api.Server, error)
 // limiter keeps rate-limit state in Redis when configured, so every node
 // shares one budget; otherwise in memory.
 func (a *app) limiter(ctx context.Context) (ratelimit.Limiter, error) {
-	if a.cfg.RedisURL == "" {
-		return ratelimit.NewMemory(), nil
-	}
-	client, err := redis.Open(ctx, a.cfg.RedisURL)
-	if err != nil {
-		return nil, fmt.Errorf("setting HAECHI_REDIS_URL: %w", err)
+	client, err := a.redis(ctx)
+	if err != nil || client == nil {
+		return ratelimit.NewMemory(), err
 	}
 	return redis.NewLimiter(client), nil
 }
