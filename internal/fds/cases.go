@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/haechi/haechi/internal/audit"
@@ -90,7 +91,7 @@ func (e *Engine) AssignCase(ctx context.Context, actor, id, assignee string) (*C
 
 func (e *Engine) CommentCase(ctx context.Context, actor, id, text string) (*Case, error) {
 	text = strings.TrimSpace(text)
-	if text == "" || !utf8.ValidString(text) || utf8.RuneCountInString(text) > MaxCommentLen {
+	if text == "" || !utf8.ValidString(text) || utf8.RuneCountInString(text) > MaxCommentLen || hasControl(text) {
 		return nil, ErrInvalidComment.WithField("text")
 	}
 	// The audit entry records that a comment was made, not its words,
@@ -148,4 +149,16 @@ func (e *Engine) updateCase(ctx context.Context, actor, id, action string, detai
 		}
 	}
 	return nil, err
+}
+
+// hasControl reports a control character other than newline and tab: a
+// comment is shown in consoles and exports, where escape sequences or
+// carriage returns could disguise what an analyst wrote.
+func hasControl(s string) bool {
+	for _, r := range s {
+		if r != '\n' && r != '\t' && unicode.IsControl(r) {
+			return true
+		}
+	}
+	return false
 }

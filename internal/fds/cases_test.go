@@ -74,6 +74,11 @@ func TestCaseWorkRefuses(t *testing.T) {
 			_, err := e.CommentCase(ctx, "op_1", "case_1", strings.Repeat("a", MaxCommentLen+1))
 			return err
 		}, ErrInvalidComment},
+		{"comment with an escape sequence", func(e *Engine) error {
+			_, err := e.CommentCase(ctx, "op_1", "case_1", "fine\x1b[2Kcleared")
+			return err
+		}, ErrInvalidComment},
+		{"comment with a carriage return", func(e *Engine) error { _, err := e.CommentCase(ctx, "op_1", "case_1", "a\rb"); return err }, ErrInvalidComment},
 		{"unknown resolution", func(e *Engine) error { _, err := e.CloseCase(ctx, "op_1", "case_1", "meh"); return err }, ErrInvalidResolution},
 		{"bad assignee", func(e *Engine) error { _, err := e.AssignCase(ctx, "op_1", "case_1", "op 2"); return err }, ErrInvalidAssignee},
 		{"no actor", func(e *Engine) error { _, err := e.AssignCase(ctx, "", "case_1", "op_2"); return err }, errs.ErrInvalid},
