@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/haechi/haechi/internal/bankxfer"
@@ -110,21 +111,25 @@ func (w *ekycWiring) stepUp(next device.StepUp) device.StepUp {
 // runEKYC does eKYC's background work until ctx ends: webhook delivery,
 // expiring sessions nobody touches (so their webhook goes out), and the
 // daily purge of evidence past the retention.
-func (a *app) runEKYC(ctx context.Context, w *ekycWiring, log *slog.Logger) {
+func (a *app) runEKYC(ctx context.Context, bg *sync.WaitGroup, w *ekycWiring, log *slog.Logger) {
 	d := &webhook.Dispatcher{Store: a.db, Endpoints: w.webhooks, Client: webhook.NewClient(a.webhookLocal()), Now: a.now, Logger: log}
-	go d.Run(ctx, webhookEvery)
-	go every(ctx, expireEvery, func() {
-		if _, err := w.service.ExpireDue(ctx); err != nil && ctx.Err() == nil {
-			log.Error("expiring verification sessions", "err", err)
-		}
+	bg.Go(func() { d.Run(ctx, webhookEvery) })
+	bg.Go(func() {
+		every(ctx, expireEvery, func() {
+			if _, err := w.service.ExpireDue(ctx); err != nil && ctx.Err() == nil {
+				log.Error("expiring verification sessions", "err", err)
+			}
+		})
 	})
-	go every(ctx, purgeEKYC, func() {
-		res, err := w.service.Purge(ctx, "system", a.now().Add(-a.cfg.EKYCRetention))
-		if err != nil && ctx.Err() == nil {
-			log.Error("purging verification evidence", "err", err)
-			return
-		}
-		log.Info("verification evidence purged", "sessions", res.Sessions, "evidence", res.Evidence)
+	bg.Go(func() {
+		every(ctx, purgeEKYC, func() {
+			res, err := w.service.Purge(ctx, "system", a.now().Add(-a.cfg.EKYCRetention))
+			if err != nil && ctx.Err() == nil {
+				log.Error("purging verification evidence", "err", err)
+				return
+			}
+			log.Info("verification evidence purged", "sessions", res.Sessions, "evidence", res.Evidence)
+		})
 	})
 }
 

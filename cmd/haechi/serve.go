@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,11 +51,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// Background work ends, and its last transaction commits, before the
+	// deferred Close: a write still running when the database closes would
+	// hold the SQLite lock past the server's exit.
+	var bg sync.WaitGroup
 	dctx, stopDispatch := context.WithCancel(ctx)
-	defer stopDispatch()
-	go a.dispatch(dctx, a.devices.channel, log)
-	go a.purgeSessions(dctx, log)
-	a.runEKYC(dctx, a.ekyc, log)
+	defer func() { stopDispatch(); bg.Wait() }()
+	bg.Go(func() { a.dispatch(dctx, a.devices.channel, log) })
+	bg.Go(func() { a.purgeSessions(dctx, log) })
+	a.runEKYC(dctx, &bg, a.ekyc, log)
 	return a.listen(ctx, srv, log, stdout)
 }
 

@@ -71,7 +71,9 @@ func newHTTP(t *testing.T, h http.Handler) *face.HTTP {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	e, err := face.NewHTTP(jsonapi.Config{BaseURL: srv.URL, Token: "tok", Timeout: 500 * time.Millisecond})
+	// Generous: a 5 MiB image is about 7 MiB of JSON, slow under the race
+	// detector on a loaded machine; no test here waits for a timeout.
+	e, err := face.NewHTTP(jsonapi.Config{BaseURL: srv.URL, Token: "tok", Timeout: 15 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
