@@ -164,9 +164,9 @@ func (q *riskEventRequest) checkPayment() error {
 }
 
 // checkTime takes the event's time, now when absent. This route scores
-// events as they happen: one older than maxEventAge is refused. A time
-// ahead of now is the engine's to judge (it replaces a skewed time with
-// its own and records that it did).
+// events as they happen: one older than maxEventAge is refused, and one
+// ahead of now is recorded at now, since velocity windows end at now and
+// a future-dated burst would stay out of them for as long as it is early.
 func (q *riskEventRequest) checkTime() error {
 	t := q.now
 	if q.Time != "" {
@@ -174,6 +174,9 @@ func (q *riskEventRequest) checkTime() error {
 		if t, err = time.Parse(time.RFC3339Nano, q.Time); err != nil || t.Before(q.now.Add(-maxEventAge)) {
 			return errs.ErrInvalid.WithField("time")
 		}
+	}
+	if t.After(q.now) {
+		t = q.now
 	}
 	q.ev.Time = t.UTC()
 	return nil

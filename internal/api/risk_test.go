@@ -852,3 +852,17 @@ func TestOperatorActionObserver(t *testing.T) {
 		}
 	})
 }
+
+// TestRiskEventFutureTime: an event dated ahead of the server is recorded
+// at the server's time, so the next decision's velocity counts it at once;
+// a future-dated burst cannot stay out of the windows.
+func TestRiskEventFutureTime(t *testing.T) {
+	r := newRiskEnv(t)
+	ahead := r.clock.Now().Add(4*time.Minute + 59*time.Second).UTC().Format(time.RFC3339)
+	r.score(r.bank.key, `{"kind":"login","result":"failure","customer_id":"`+r.customer+`","time":"`+ahead+`"}`)
+	r.clock.Add(time.Second)
+	d := r.score(r.bank.key, `{"kind":"login","result":"failure","customer_id":"`+r.customer+`"}`)
+	if d.Features["cust_failures_1m"] != float64(1) {
+		t.Fatalf("the future-dated failure is not in the 1-minute window: %v", d.Features["cust_failures_1m"])
+	}
+}
