@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pquerna/otp"
@@ -119,7 +120,7 @@ func (s *Service) checkHOTP(ctx context.Context, rec *Record, g generator, code 
 // lock, with the institution whose request made it as the actor.
 func (s *Service) fail(ctx context.Context, rec *Record) (bool, error) {
 	e := audit.Entry{Time: s.now().UTC(), Actor: rec.InstitutionID, Action: actLock, Target: rec.ID,
-		Result: audit.ResultFailure, Details: map[string]string{"serial": rec.Serial}}
+		Result: audit.ResultFailure, Details: map[string]string{"serial": maskSerial(rec.Serial)}}
 	_, _, err := s.Store.CountMediumFailure(ctx, rec.ID, s.maxFailures(), e)
 	return false, err
 }
@@ -202,4 +203,12 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
+}
+
+// maskSerial keeps the last four characters of a serial, as eKYC shows it.
+func maskSerial(s string) string {
+	if len(s) <= 4 {
+		return strings.Repeat("*", len(s))
+	}
+	return strings.Repeat("*", len(s)-4) + s[len(s)-4:]
 }
