@@ -47,8 +47,7 @@ func (h LogRisk) ObserveLogin(ctx context.Context, e Event) {
 	}
 	h.Log.LogAttrs(ctx, slog.LevelWarn, "login attempt looks scripted",
 		slog.String("customer_id", e.CustomerID), slog.String("device_id", e.DeviceID),
-		slog.String("method", e.Method), slog.Int("failures", e.Failures),
-		slog.String("client_ip", e.IP))
+		slog.String("method", e.Method), slog.Int("failures", e.Failures))
 }
 
 // observe tells the hook about a completed attempt.
