@@ -32,15 +32,25 @@ func (s *Service) Set(ctx context.Context, actor string, cust *customer.Customer
 	if cust == nil || cust.ID == "" {
 		return fmt.Errorf("credential set without customer: %w", errs.ErrInvalid)
 	}
+	prev, err := s.current(ctx, cust.ID, method)
+	if err != nil {
+		return err
+	}
+	return s.Replace(ctx, actor, cust, method, secret, prev)
+}
+
+// Replace is Set over exactly prev (nil: no credential), the credential a
+// caller read to decide the set is allowed: if it changed since, the set is
+// ErrChanged and writes nothing.
+func (s *Service) Replace(ctx context.Context, actor string, cust *customer.Customer, method Method, secret string, prev *Credential) error {
+	if cust == nil || cust.ID == "" {
+		return fmt.Errorf("credential set without customer: %w", errs.ErrInvalid)
+	}
 	b, err := newSecret(method, secret, cust.BirthDate)
 	if err != nil {
 		return err
 	}
 	defer clear(b)
-	prev, err := s.current(ctx, cust.ID, method)
-	if err != nil {
-		return err
-	}
 	if err := s.checkReuse(ctx, prev, b); err != nil {
 		return err
 	}

@@ -302,3 +302,20 @@ func TestSetRaceKeepsHistory(t *testing.T) {
 		t.Fatalf("reuse after race: %v", err)
 	}
 }
+
+// TestReplaceOverStaleCredential: a set allowed on a credential read
+// earlier (a forced change) cannot overwrite the one the customer set
+// since; it is refused and the customer's secret stands.
+func TestReplaceOverStaleCredential(t *testing.T) {
+	s, st := newService()
+	must(t, s.Set(t.Context(), "cus_1", kim, credential.MethodPIN, "482915"))
+	stale, err := st.Credential(t.Context(), "cus_1", credential.MethodPIN)
+	must(t, err)
+	must(t, s.Set(t.Context(), "cus_1", kim, credential.MethodPIN, "739164"))
+	if err := s.Replace(t.Context(), "cus_1", kim, credential.MethodPIN, "615283", stale); !errors.Is(err, credential.ErrChanged) {
+		t.Fatalf("replace over a stale credential: %v, want ErrChanged", err)
+	}
+	if ok, err := s.Verify(t.Context(), "cus_1", credential.MethodPIN, "739164"); !ok || err != nil {
+		t.Fatalf("the customer's PIN no longer verifies: %v %v", ok, err)
+	}
+}

@@ -31,35 +31,41 @@ func (s *Service) SetCredential(ctx context.Context, dev *device.Device, method,
 	if !m.HasSecret() {
 		return credential.ErrNoSecret
 	}
-	if err := s.settable(ctx, dev.CustomerID, m, loggedIn); err != nil {
+	cur, err := s.settable(ctx, dev.CustomerID, m, loggedIn)
+	if err != nil {
 		return err
 	}
 	c, err := s.Customers.Get(ctx, dev.InstitutionID, dev.CustomerID)
 	if err != nil {
 		return err
 	}
-	return s.Credentials.Set(ctx, dev.CustomerID, c, m, secret)
+	// The write replaces exactly the credential the permission was decided
+	// on: if the customer set a new secret meanwhile (ending a forced
+	// change), this set loses with credential_changed instead of
+	// overwriting it.
+	return s.Credentials.Replace(ctx, dev.CustomerID, c, m, secret, cur)
 }
 
-// settable refuses a set under protection mode or over a standing secret.
-func (s *Service) settable(ctx context.Context, customerID string, m credential.Method, loggedIn bool) error {
+// settable refuses a set under protection mode or over a standing secret,
+// and returns the credential it decided on (nil: none).
+func (s *Service) settable(ctx context.Context, customerID string, m credential.Method, loggedIn bool) (*credential.Credential, error) {
 	_, err := s.Lockout.Check(ctx, customerID, lockout.Method(m), s.Now().UTC())
 	switch {
 	case errors.Is(err, lockout.ErrProtection):
-		return lockout.ErrProtection
+		return nil, lockout.ErrProtection
 	case err != nil && !lockout.IsRefusal(err):
-		return err
+		return nil, err
 	}
 	cur, err := s.Credentials.Store.Credential(ctx, customerID, m)
 	switch {
 	case errors.Is(err, errs.ErrNotFound):
-		return nil
+		return nil, nil
 	case err != nil:
-		return err
+		return nil, err
 	case cur.MustChange || loggedIn:
-		return nil
+		return cur, nil
 	}
-	return ErrAlreadySet
+	return nil, ErrAlreadySet
 }
 
 // Recover ends protection mode after the customer re-verified their
