@@ -23,10 +23,12 @@ import (
 	"github.com/haechi/haechi/internal/device"
 	"github.com/haechi/haechi/internal/ekyc"
 	"github.com/haechi/haechi/internal/fds"
+	"github.com/haechi/haechi/internal/idempotency"
 	"github.com/haechi/haechi/internal/institution"
 	"github.com/haechi/haechi/internal/login"
 	"github.com/haechi/haechi/internal/oauth"
 	"github.com/haechi/haechi/internal/operator"
+	"github.com/haechi/haechi/internal/payment"
 	"github.com/haechi/haechi/internal/ratelimit"
 )
 
@@ -58,6 +60,11 @@ type Server struct {
 	// Risk, when set, hears of every operator write as it finishes.
 	FDS  *fds.Engine
 	Risk RiskObserver
+	// Payments is the payment gateway: checkout, authorization and the
+	// merchant routes (nil: they answer 503). Idempotency keeps the
+	// responses of its state-changing calls for retries.
+	Payments    *payment.Service
+	Idempotency *idempotency.Service
 
 	Audit    audit.Store
 	AuditKey ed25519.PublicKey

@@ -62,6 +62,14 @@ type Config struct {
 	BankToken    string
 	FaceURL      string // face engine (biometric method)
 	FaceToken    string
+	CardURL      string // card network (payment authorization)
+	CardToken    string
+
+	// PaymentAllowLegacy lets merchants be registered in legacy mode: no
+	// server-to-server check of the order, the client's amount is charged
+	// (the paper's vulnerable baseline, for the tamper demo and for
+	// migrations). Off unless set; --demo turns it on. Logged loudly.
+	PaymentAllowLegacy bool
 
 	// EKYCRetention is how long verification evidence (ID images, RRNs,
 	// account numbers, applicant PII) is kept; `haechi ekyc purge` and the
@@ -253,7 +261,7 @@ func (p Provider) Token() string { return p.token }
 func (p Provider) Setting() string { return p.env + "_URL" }
 
 func (c *Config) providers() []Provider {
-	return []Provider{c.Carrier(), c.Attest(), c.IDCheck(), c.Bank(), c.Face()}
+	return []Provider{c.Carrier(), c.Attest(), c.IDCheck(), c.Bank(), c.Face(), c.Card()}
 }
 
 // Carrier, Attest and IDCheck are the authorities' settings.
@@ -262,6 +270,11 @@ func (c *Config) Attest() Provider  { return Provider{"HAECHI_ATTEST", c.AttestU
 func (c *Config) IDCheck() Provider { return Provider{"HAECHI_IDCHECK", c.IDCheckURL, c.IDCheckToken} }
 func (c *Config) Bank() Provider    { return Provider{"HAECHI_BANK", c.BankURL, c.BankToken} }
 func (c *Config) Face() Provider    { return Provider{"HAECHI_FACE", c.FaceURL, c.FaceToken} }
+func (c *Config) Card() Provider    { return Provider{"HAECHI_CARD", c.CardURL, c.CardToken} }
+
+// LegacyPaymentsAllowed reports whether legacy-mode merchants may exist:
+// explicitly configured, or the demo (whose tamper experiment needs one).
+func (c *Config) LegacyPaymentsAllowed() bool { return c.PaymentAllowLegacy || c.Demo }
 
 // SimulatorsOn reports whether the built-in simulators replace the
 // external authorities.
