@@ -35,8 +35,9 @@ type app struct {
 	operators    *operator.Service
 	customers    *customer.Service
 	login        *login.Service
-	devices      *deviceWiring // built by server, for serve only
-	ekyc         *ekycWiring   // built by server, for serve only
+	devices      *deviceWiring  // built by server, for serve only
+	ekyc         *ekycWiring    // built by server, for serve only
+	payments     *paymentWiring // built by server, for serve only
 	// rdb is the Redis client the rate limiter and the fraud engine's
 	// velocity cache share; nil until redis opens it, or when not set.
 	rdb *goredis.Client

@@ -37,11 +37,13 @@ func demoFlow(name string) (demoFlowFunc, bool) {
 		return demoEKYC, true
 	case "fds":
 		return demoFDS, true
+	case "payment-tamper":
+		return demoPaymentTamper, true
 	}
 	return nil, false
 }
 
-const demoUsage = "demo device|login|ekyc|fds [--server URL] [--data-dir D]"
+const demoUsage = "demo device|login|ekyc|fds|payment-tamper [--server URL] [--data-dir D]"
 
 func cmdDemo(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {

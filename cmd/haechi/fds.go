@@ -78,6 +78,9 @@ func (a *app) wireRisk(eng *fds.Engine, log *slog.Logger) {
 	a.login.Risk = risk.Login{Engine: eng, Lockout: a.login.Lockout, Log: log}
 	a.devices.service.Risk = risk.Device{Engine: eng, Next: a.devices.service.Risk, Log: log}
 	a.ekyc.service.Risk = risk.Verification{Engine: eng, Log: log}
+	if a.payments != nil {
+		a.payments.service.Risk = risk.Payment{Engine: eng, Log: log}
+	}
 }
 
 // trustedProxies are the configured proxies, plus loopback in demo mode.

@@ -22,11 +22,14 @@ usage:
   haechi keys rotate|rotate-signing [--data-dir D]
   haechi clients create --name N --scopes s1,s2 | list | revoke ID | api-key ID [--scopes s1] [--ttl-days N]
   haechi operators create --username U --roles r1,r2 | list | disable ID | enable ID
+  haechi merchants add --name N --lookup-url U --webhook-url W [--mode protected|legacy] | list
   haechi ekyc purge [--before RFC3339]               delete eKYC evidence past the retention
   haechi demo device [--server URL] [--data-dir D]   drive a running serve --demo, step by step
   haechi demo login [--server URL] [--data-dir D]    the login ladder demo against serve --demo
   haechi demo ekyc [--server URL] [--data-dir D]     eKYC sessions and their signed webhooks against serve --demo
   haechi demo fds [--server URL] [--data-dir D]      fraud decisions explained: impossible travel, a PIN bot, a payment
+  haechi demo payment-tamper [--server URL] [--data-dir D]
+                                                     Heo & Lee's experiment: a proxy rewrites the checkout, legacy vs protected
   haechi fds backtest --rules FILE [--since RFC3339] [--until RFC3339]
                                                      replay stored decisions through a candidate rule set (default: 30 days)
   haechi totp SECRET          print the current code of a TOTP secret (demo helper)
@@ -79,6 +82,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdClients(ctx, rest, stdout)
 	case "operators":
 		return cmdOperators(ctx, rest, stdout)
+	case "merchants":
+		return cmdMerchants(ctx, rest, stdout)
 	case "ekyc":
 		return cmdEKYC(ctx, rest, stdout)
 	case "fds":

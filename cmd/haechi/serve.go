@@ -60,6 +60,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	bg.Go(func() { a.dispatch(dctx, a.devices.channel, log) })
 	bg.Go(func() { a.purgeSessions(dctx, log) })
 	a.runEKYC(dctx, &bg, a.ekyc, log)
+	a.runPayments(dctx, &bg, a.payments, log)
 	return a.listen(ctx, srv, log, stdout)
 }
 
@@ -86,6 +87,9 @@ func (a *app) server(ctx context.Context, log *slog.Logger) (*api.Server, error)
 		a.devices.sims.Bank = a.ekyc.bank
 	}
 	a.login.StepUp = a.devices.service.StepUp
+	if a.payments, err = a.buildPayments(a.ekyc.webhooks, log); err != nil {
+		return nil, err
+	}
 	eng, err := a.buildFDS(ctx, log)
 	if err != nil {
 		return nil, err
@@ -112,6 +116,8 @@ func (a *app) server(ctx context.Context, log *slog.Logger) (*api.Server, error)
 		Verifications:  a.ekyc.service,
 		SecurityMedia:  a.ekyc.media,
 		Webhooks:       a.ekyc.webhooks,
+		Payments:       a.payments.gateway(),
+		Idempotency:    a.payments.idempotency(),
 		Simulators:     a.devices.sims,
 		FDS:            eng,
 		Risk:           risk.Operator{Engine: eng, Log: log},

@@ -43,6 +43,7 @@ func (s *Server) routes() []route {
 	lockViewers := []operator.Role{operator.RoleAgent, operator.RoleTeller, operator.RoleSupervisor, operator.RoleAdmin, operator.RoleAnalyst}
 	analysts := []operator.Role{operator.RoleAnalyst}
 	activators := []operator.Role{operator.RoleAnalyst, operator.RoleAdmin}
+	paymentViewers := []operator.Role{operator.RoleAnalyst, operator.RoleAuditor, operator.RoleAdmin}
 	return []route{
 		{method: "GET", pattern: "/healthz", handle: s.healthz, summary: "Liveness probe"},
 		{method: "GET", pattern: "/readyz", handle: s.readyz, summary: "Readiness probe (database reachable)"},
@@ -90,6 +91,15 @@ func (s *Server) routes() []route {
 		{method: "POST", pattern: "/v1/risk/events", auth: authInstitution, scope: institution.ScopeRisk, handle: s.scoreEvent, summary: "Score one of the institution's events"},
 		{method: "GET", pattern: "/v1/risk/decisions/{id}", auth: authInstitution, scope: institution.ScopeRisk, handle: s.riskDecision, summary: "Explain one of the institution's decisions"},
 
+		{method: "GET", pattern: "/checkout", handle: s.checkoutPage, summary: "The buyer's checkout page (HTML)"},
+		{method: "GET", pattern: "/checkout/{asset}", handle: s.checkoutPage, summary: "A script or stylesheet of the checkout page"},
+		{method: "POST", pattern: "/v1/checkout/transactions", handle: s.checkout, summary: "Open a checkout: the gateway verifies the order with the merchant"},
+		{method: "POST", pattern: "/v1/checkout/transactions/{id}/authorize", handle: s.authorizePayment, summary: "Pay a verified checkout with a card"},
+		{method: "GET", pattern: "/v1/payments/{id}", auth: authInstitution, scope: institution.ScopePayment, handle: s.getPayment, summary: "Show one of the merchant's payments"},
+		{method: "POST", pattern: "/v1/payments/{id}/confirm", auth: authInstitution, scope: institution.ScopePayment, handle: s.confirmPayment, summary: "Confirm an approved payment against the merchant's order"},
+		{method: "POST", pattern: "/v1/payments/{id}/net-cancel", auth: authInstitution, scope: institution.ScopePayment, handle: s.netCancelPayment, summary: "Reverse an approved, unconfirmed payment"},
+		{method: "POST", pattern: "/v1/payments/{id}/refunds", auth: authInstitution, scope: institution.ScopePayment, handle: s.refundPayment, summary: "Refund all or part of a confirmed payment"},
+
 		{method: "POST", pattern: "/v1/operator/sessions", auth: authOperatorLogin, handle: s.login, summary: "Operator login (password + TOTP)"},
 		{method: "DELETE", pattern: "/v1/operator/sessions/current", auth: authOperator, handle: s.logout, summary: "Operator logout"},
 		{method: "GET", pattern: "/v1/operator/me", auth: authOperator, handle: s.me, summary: "The logged-in operator"},
@@ -125,6 +135,10 @@ func (s *Server) routes() []route {
 		{method: "GET", pattern: "/v1/operator/risk/lists", auth: authOperator, roles: analysts, handle: s.listEntries, summary: "List allow- and block-list entries"},
 		{method: "POST", pattern: "/v1/operator/risk/lists", auth: authOperator, roles: analysts, handle: s.addListEntry, summary: "Add an allow- or block-list entry"},
 		{method: "DELETE", pattern: "/v1/operator/risk/lists/{id}", auth: authOperator, roles: analysts, handle: s.removeListEntry, summary: "Remove a list entry"},
+
+		{method: "GET", pattern: "/v1/operator/merchants", auth: authOperator, roles: admin, handle: s.listMerchants, summary: "List merchants"},
+		{method: "POST", pattern: "/v1/operator/merchants", auth: authOperator, roles: admin, handle: s.createMerchant, summary: "Register a merchant and show its credentials once"},
+		{method: "GET", pattern: "/v1/operator/payments/{id}", auth: authOperator, roles: paymentViewers, handle: s.operatorPayment, summary: "Show any payment"},
 
 		{method: "GET", pattern: "/v1/operator/audit/verify", auth: authOperator, roles: auditors, handle: s.verifyAudit, summary: "Verify the audit chain"},
 		{method: "GET", pattern: "/v1/operator/audit/events", auth: authOperator, roles: auditors, handle: s.auditEvents, summary: "Page through audit events"},

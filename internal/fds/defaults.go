@@ -48,6 +48,12 @@ func DefaultRuleSet() RuleSet {
 			Description: "A payment of 1,000,000 KRW or more, or five times the customer's average, from a device new to the customer."},
 		{Name: "amount_spike", Expr: `kind == "payment" && payments_90d >= 3 && amount_ratio >= 10.0`, Score: 20,
 			Description: "A payment ten times the customer's 90-day average."},
+		// The gateway records each ABNORMAL checkout (payment information
+		// that failed the merchant's check) as a failure of the buyer's IP.
+		// Only the authorization is scored, so the probing itself opens no
+		// stream of cases; the payment that follows it goes to an analyst.
+		{Name: "payment_ip_failures", Expr: `kind == "payment" && action == "payment.authorize" && ip_failures_10m >= 5`, Score: 60,
+			Description: "A card authorization from an IP with five or more failures (such as tampered, ABNORMAL checkouts) in ten minutes."},
 		{Name: "success_drift", Expr: `success_drift >= 0.5 && cust_attempts_24h >= 5`, Score: 10,
 			Description: "Today's success rate is half the customer's 30-day rate or worse."},
 		{Name: "anonymous_ip", Expr: `anonymous_ip`, Score: 10,

@@ -17,6 +17,12 @@ package idempotency
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
 	"time"
 
 	"github.com/haechi/haechi/internal/crypto"
@@ -128,25 +134,133 @@ type Service struct {
 // Fingerprint is the keyed MAC of a request's parts (method, route and the
 // canonical fields the caller chooses), each length-prefixed.
 func (s *Service) Fingerprint(parts ...[]byte) []byte {
-	panic("not implemented")
+	m := hmac.New(sha256.New, s.Pepper)
+	// The pepper keys other MACs too; the purpose keeps a fingerprint from
+	// ever equalling one of them.
+	writePrefixed(m, []byte(fingerprintPurpose))
+	for _, p := range parts {
+		writePrefixed(m, p)
+	}
+	return m.Sum(nil)
+}
+
+const fingerprintPurpose = "haechi.idempotency.fingerprint.v1"
+
+// writePrefixed writes len(b) as 8 bytes, then b, so that ("ab", "c") and
+// ("a", "bc") fingerprint apart.
+func writePrefixed(h hash.Hash, b []byte) {
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+	h.Write(n[:])
+	h.Write(b)
 }
 
 // ValidKey reports whether key has the allowed length and alphabet.
 func ValidKey(key string) bool {
-	panic("not implemented")
+	if len(key) < MinKeyLen || len(key) > MaxKeyLen {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // Begin claims key for a call; see Service.
 func (s *Service) Begin(ctx context.Context, scope, key string, fingerprint []byte) (*Outcome, error) {
-	return nil, errs.ErrUnavailable
+	if !ValidKey(key) {
+		return nil, ErrKeyRequired
+	}
+	if scope == "" || len(fingerprint) == 0 {
+		return nil, errors.New("idempotency: begin without a scope or a fingerprint")
+	}
+	now := s.now()
+	claim := Record{Scope: scope, Key: key, Fingerprint: fingerprint, State: Pending,
+		CreatedAt: now, LeaseUntil: now.Add(Lease), ExpiresAt: now.Add(Retention)}
+	got, err := s.Store.ClaimIdempotencyKey(ctx, claim)
+	if err != nil {
+		return nil, fmt.Errorf("claim idempotency key: %w", err)
+	}
+	if got == nil {
+		return &Outcome{claim: claim}, nil
+	}
+	// A fingerprint is a MAC; comparing in constant time keeps a prober from
+	// learning it byte by byte.
+	if !crypto.Equal(got.Fingerprint, fingerprint) {
+		return nil, ErrKeyReused
+	}
+	if got.State != Done {
+		return nil, ErrInProgress
+	}
+	body, err := s.Ring.Open(got.Sealed, responseAAD(scope, key))
+	if err != nil {
+		return nil, fmt.Errorf("open kept response: %w", err)
+	}
+	return &Outcome{Replay: &Response{Status: got.Status, Body: body}}, nil
 }
 
 // Finish keeps resp as the key's response.
 func (s *Service) Finish(ctx context.Context, o *Outcome, resp Response) error {
-	return errs.ErrUnavailable
+	c, err := held(o)
+	if err != nil {
+		return err
+	}
+	if resp.Status < 100 || resp.Status > 599 {
+		return fmt.Errorf("idempotency: status %d is not an HTTP status", resp.Status)
+	}
+	body := resp.Body
+	if body == nil {
+		body = []byte{}
+	}
+	sealed, err := s.Ring.Seal(body, responseAAD(c.Scope, c.Key))
+	if err != nil {
+		return fmt.Errorf("seal kept response: %w", err)
+	}
+	if err := s.Store.CompleteIdempotencyKey(ctx, c.Scope, c.Key, c.Fingerprint, resp.Status, sealed); err != nil {
+		return fmt.Errorf("complete idempotency key: %w", err)
+	}
+	return nil
 }
 
 // Abandon releases the key so a retry runs anew.
 func (s *Service) Abandon(ctx context.Context, o *Outcome) error {
-	return errs.ErrUnavailable
+	c, err := held(o)
+	if err != nil {
+		return err
+	}
+	err = s.Store.ReleaseIdempotencyKey(ctx, c.Scope, c.Key, c.Fingerprint)
+	if errors.Is(err, errs.ErrNotFound) {
+		// Already gone (its lease lapsed and the record was purged or taken
+		// over): there is nothing left to release.
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("release idempotency key: %w", err)
+	}
+	return nil
+}
+
+// held returns the claim of an outcome whose caller holds the key.
+func held(o *Outcome) (*Record, error) {
+	if o == nil || o.Replay != nil || o.claim.Key == "" {
+		return nil, errors.New("idempotency: the outcome holds no key (a replay, or Begin failed)")
+	}
+	return &o.claim, nil
+}
+
+// responseAAD binds a kept response to its scope and key: a sealed body
+// copied to another key's row does not open.
+func responseAAD(scope, key string) crypto.AAD {
+	return crypto.AAD{Table: "idempotency_keys", Column: "response", RowID: scope + "\x00" + key}
+}
+
+func (s *Service) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
 }

@@ -280,6 +280,9 @@ var (
 	ErrConfirmMismatch = errs.New(errs.Conflict, "confirm_mismatch",
 		"The payment does not match the merchant's order; it was cancelled.",
 		"결제가 가맹점 주문과 일치하지 않아 취소되었습니다.")
+	ErrConfirmWrongOrder = errs.New(errs.Conflict, "confirm_wrong_order",
+		"The payment is for another order; nothing was changed.",
+		"다른 주문의 결제입니다. 아무것도 바뀌지 않았습니다.")
 	ErrNotConfirmable = errs.New(errs.Conflict, "not_confirmable",
 		"Only an approved payment can be confirmed.", "승인된 결제만 확인할 수 있습니다.")
 	ErrNotCancellable = errs.New(errs.Conflict, "not_cancellable",

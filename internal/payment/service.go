@@ -7,7 +7,6 @@ import (
 
 	"github.com/haechi/haechi/internal/cardnet"
 	"github.com/haechi/haechi/internal/crypto"
-	"github.com/haechi/haechi/internal/errs"
 	"github.com/haechi/haechi/internal/institution"
 	"github.com/haechi/haechi/internal/payinfo"
 	"github.com/haechi/haechi/internal/webhook"
@@ -33,6 +32,7 @@ type Service struct {
 	ConfirmWindow time.Duration // DefaultConfirmWindow when 0
 	AuthLease     time.Duration // DefaultAuthLease when 0
 	AuthGiveUp    time.Duration // DefaultAuthGiveUp when 0
+	LookupTimeout time.Duration // DefaultLookupTimeout when 0: a merchant answering later is unreachable
 }
 
 // NewMerchant is what an operator (or the CLI) registers.
@@ -115,18 +115,18 @@ type View struct {
 // secret also signs lookups). Mode Legacy needs AllowLegacy
 // (ErrLegacyNotAllowed). Audited as "payment.merchant.create".
 func (s *Service) RegisterMerchant(ctx context.Context, actor string, n NewMerchant) (*MerchantCredentials, error) {
-	return nil, errs.ErrUnavailable
+	return s.registerMerchant(ctx, actor, n)
 }
 
 // Merchants lists every merchant.
 func (s *Service) Merchants(ctx context.Context) ([]*Merchant, error) {
-	return nil, errs.ErrUnavailable
+	return s.merchants(ctx)
 }
 
 // MerchantForClient is the merchant an authenticated institution client
 // acts as; ErrMerchantNotFound when it is none.
 func (s *Service) MerchantForClient(ctx context.Context, clientID string) (*Merchant, error) {
-	return nil, errs.ErrUnavailable
+	return s.merchantForClient(ctx, clientID)
 }
 
 // Checkout runs steps 7–9 on C: validation (ErrInvalidPaymentInfo with the
@@ -136,7 +136,7 @@ func (s *Service) MerchantForClient(ctx context.Context, clientID string) (*Merc
 // NORMAL (status verified, with a client secret) or ABNORMAL with its
 // reason (audited, announced to the merchant, and reported to Risk).
 func (s *Service) Checkout(ctx context.Context, req CheckoutRequest) (*Checkout, error) {
-	return nil, errs.ErrUnavailable
+	return s.checkout(ctx, req)
 }
 
 // Authorize runs steps 10–15 on a NORMAL transaction: the client secret
@@ -151,39 +151,49 @@ func (s *Service) Checkout(ctx context.Context, req CheckoutRequest) (*Checkout,
 // the PAN sealed and masked, audited, and announced by webhook; the CVV
 // is used for the one call and dropped.
 func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (*View, error) {
-	return nil, errs.ErrUnavailable
+	return s.authorize(ctx, req)
 }
 
 // Payment shows a transaction of merchantID; another merchant's is
 // ErrTransactionNotFound.
 func (s *Service) Payment(ctx context.Context, merchantID, id string) (*View, error) {
-	return nil, errs.ErrUnavailable
+	t, err := s.loadFor(ctx, merchantID, id)
+	if err != nil {
+		return nil, err
+	}
+	return t.View(), nil
 }
 
 // PaymentAny shows any transaction, for operators.
 func (s *Service) PaymentAny(ctx context.Context, id string) (*View, error) {
-	return nil, errs.ErrUnavailable
+	t, err := s.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return t.View(), nil
 }
 
 // Confirm is the merchant's server-to-server check (step 18): orderNo and
-// amount must be the approved transaction's; then it is confirmed. A
-// mismatch net-cancels the payment and gives ErrConfirmMismatch. Only an
+// amount must be the approved transaction's; then it is confirmed. An
+// amount mismatch net-cancels the payment and gives ErrConfirmMismatch; a
+// payment of another order is ErrConfirmWrongOrder and stays as it is (it
+// may be that order's honest payment). Only an
 // approved transaction can be confirmed (ErrNotConfirmable); confirming a
 // confirmed one again with the same values returns it unchanged.
 func (s *Service) Confirm(ctx context.Context, merchantID, id, orderNo string, amount int64) (*View, error) {
-	return nil, errs.ErrUnavailable
+	return s.confirm(ctx, merchantID, id, orderNo, amount)
 }
 
 // NetCancel reverses an approved (not yet confirmed) payment because the
 // merchant's own check failed (step 19's failure branch).
 func (s *Service) NetCancel(ctx context.Context, merchantID, id, reason string) (*View, error) {
-	return nil, errs.ErrUnavailable
+	return s.netCancel(ctx, merchantID, id, reason)
 }
 
 // Refund reverses amount of a confirmed payment: 1 ≤ amount ≤ what is left
 // (ErrRefundExceeds). Partial refunds add up to at most the amount.
 func (s *Service) Refund(ctx context.Context, merchantID, id string, amount int64, reason string) (*View, error) {
-	return nil, errs.ErrUnavailable
+	return s.refund(ctx, merchantID, id, amount, reason)
 }
 
 // Sweep does the gateway's own work due at now: expires unpaid NORMAL
@@ -192,5 +202,5 @@ func (s *Service) Refund(ctx context.Context, merchantID, id string, amount int6
 // retries pending refunds with their keys. It returns how many
 // transactions it changed.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
-	return 0, errs.ErrUnavailable
+	return s.sweep(ctx)
 }

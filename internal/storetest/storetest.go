@@ -65,6 +65,8 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	t.Run("ekyc", func(t *testing.T) { testEKYC(t, migrated) })
 	t.Run("security media", func(t *testing.T) { testSecurityMedia(t, migrated) })
 	t.Run("fds", func(t *testing.T) { testFDS(t, migrated) })
+	t.Run("payments", func(t *testing.T) { testPayments(t, migrated) })
+	t.Run("idempotency", func(t *testing.T) { testIdempotency(t, migrated) })
 }
 
 // base is a fixed time with nanoseconds, which every engine must keep.

@@ -1,0 +1,82 @@
+package checkout
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestCardNeverPrintsPANOrCVV(t *testing.T) {
+	card := Card{PAN: "4111111111111111", Expiry: "12/30", CVV: "987"}
+	var outs []string
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%d", "%x", "%X", "%10.3v"} {
+		outs = append(outs, fmt.Sprintf(verb, card), fmt.Sprintf(verb, &card), fmt.Sprintf(verb, []Card{card}))
+	}
+	outs = append(outs, fmt.Sprint(struct{ C Card }{card}), fmt.Sprintf("%+v", struct{ C Card }{card}))
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("pay", "card", card)
+	outs = append(outs, buf.String())
+	j, _ := json.Marshal(map[string]any{"card": card})
+	outs = append(outs, string(j))
+	for _, out := range outs {
+		if strings.Contains(out, card.PAN) || strings.Contains(out, "987") || strings.Contains(out, "34313131") /* hex of "4111" */ {
+			t.Fatalf("card leaked: %s", out)
+		}
+		if !strings.Contains(out, "411111******1111") {
+			t.Fatalf("masked form missing: %s", out)
+		}
+	}
+	if got := (Card{PAN: "41111"}).String(); strings.Contains(got, "41111") {
+		t.Fatalf("short PAN shown: %s", got)
+	}
+}
+
+func TestTransactionNeverPrintsClientSecret(t *testing.T) {
+	tx := Transaction{Payment: Payment{ID: "ptx_1", Code: CodeNormal, Status: StatusVerified}, ClientSecret: "cs_secret_value"}
+	var buf bytes.Buffer
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "tx", tx)
+	j, _ := json.Marshal(tx)
+	outs := []string{buf.String(), string(j)}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%x"} {
+		outs = append(outs, fmt.Sprintf(verb, tx), fmt.Sprintf(verb, &tx))
+	}
+	for _, out := range outs {
+		if strings.Contains(out, "cs_secret") || strings.Contains(out, "63735f") /* hex of "cs_" */ {
+			t.Fatalf("secret leaked: %s", out)
+		}
+		if !strings.Contains(out, "ptx_1") {
+			t.Fatalf("id missing: %s", out)
+		}
+	}
+}
+
+func FuzzDecodeProblem(f *testing.F) {
+	f.Add(503, "application/problem+json", "1", `{"code":"card_network_unavailable"}`)
+	f.Add(409, "application/json; charset=utf-8", "", `{"code":"transaction_abnormal","field":"x"}`)
+	f.Add(502, "text/html", "soon", `<html>`)
+	f.Add(400, "application/problem+json", "99999999999", `{"code":`)
+	f.Fuzz(func(t *testing.T, status int, ctype, retry, body string) {
+		e := decodeProblem(status, http.Header{"Content-Type": {ctype}, "Retry-After": {retry}}, []byte(body))
+		if e.Status != status || e.Code == "" || e.RetryAfter < 0 || e.RetryAfter > maxRetryAfter {
+			t.Fatalf("%+v", e)
+		}
+	})
+}
+
+func FuzzValidIdempotencyKey(f *testing.F) {
+	for _, s := range []string{NewIdempotencyKey(), "short", "has space 0123456789", strings.Repeat("a", 129), "ok_key-0123456789"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !ValidIdempotencyKey(s) {
+			return
+		}
+		if len(s) < 16 || len(s) > 128 || strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
+			t.Fatalf("accepted %q", s)
+		}
+	})
+}
