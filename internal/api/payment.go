@@ -251,22 +251,31 @@ func (s *Server) merchantOf(ctx context.Context, pay *payment.Service) (*payment
 	return m, err
 }
 
-// getPayment shows one of the caller's payments; another merchant's is
-// not found, exactly like one that does not exist.
-func (s *Server) getPayment(w http.ResponseWriter, r *http.Request) error {
-	pay, err := s.gateway()
-	if err != nil {
-		return err
+// merchantTarget is what a merchant route on {id} acts on: the payment
+// service (s.gateway for a read, s.gatewayWrite for a change), the
+// caller's merchant and the payment id, refused in that order.
+func (s *Server) merchantTarget(r *http.Request, service func() (*payment.Service, error)) (pay *payment.Service, merchantID, id string, err error) {
+	if pay, err = service(); err != nil {
+		return nil, "", "", err
 	}
 	m, err := s.merchantOf(r.Context(), pay)
 	if err != nil {
-		return err
+		return nil, "", "", err
 	}
-	id, err := pathTransaction(r)
+	if id, err = pathTransaction(r); err != nil {
+		return nil, "", "", err
+	}
+	return pay, m.ID, id, nil
+}
+
+// getPayment shows one of the caller's payments; another merchant's is
+// not found, exactly like one that does not exist.
+func (s *Server) getPayment(w http.ResponseWriter, r *http.Request) error {
+	pay, merchantID, id, err := s.merchantTarget(r, s.gateway)
 	if err != nil {
 		return err
 	}
-	v, err := pay.Payment(r.Context(), m.ID, id)
+	v, err := pay.Payment(r.Context(), merchantID, id)
 	if err != nil {
 		return err
 	}
@@ -281,15 +290,7 @@ type merchantStep func(ctx context.Context, pay *payment.Service, merchantID, id
 // under the merchant's scope; fields are what the fingerprint covers
 // besides the route and the id.
 func (s *Server) runMerchantStep(w http.ResponseWriter, r *http.Request, pattern string, req any, fields func() []string, step merchantStep) error {
-	pay, err := s.gatewayWrite()
-	if err != nil {
-		return err
-	}
-	m, err := s.merchantOf(r.Context(), pay)
-	if err != nil {
-		return err
-	}
-	id, err := pathTransaction(r)
+	pay, merchantID, id, err := s.merchantTarget(r, s.gatewayWrite)
 	if err != nil {
 		return err
 	}
@@ -297,8 +298,8 @@ func (s *Server) runMerchantStep(w http.ResponseWriter, r *http.Request, pattern
 		return err
 	}
 	fp := s.Idempotency.Fingerprint(parts(append([]string{"POST", pattern, id}, fields()...)...)...)
-	s.idempotent(w, r, m.ID, fp, func() (int, any, error) {
-		v, err := step(r.Context(), pay, m.ID, id)
+	s.idempotent(w, r, merchantID, fp, func() (int, any, error) {
+		v, err := step(r.Context(), pay, merchantID, id)
 		if err != nil {
 			return 0, nil, err
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"testing"
 )
@@ -52,31 +51,4 @@ func TestTransactionNeverPrintsClientSecret(t *testing.T) {
 			t.Fatalf("id missing: %s", out)
 		}
 	}
-}
-
-func FuzzDecodeProblem(f *testing.F) {
-	f.Add(503, "application/problem+json", "1", `{"code":"card_network_unavailable"}`)
-	f.Add(409, "application/json; charset=utf-8", "", `{"code":"transaction_abnormal","field":"x"}`)
-	f.Add(502, "text/html", "soon", `<html>`)
-	f.Add(400, "application/problem+json", "99999999999", `{"code":`)
-	f.Fuzz(func(t *testing.T, status int, ctype, retry, body string) {
-		e := decodeProblem(status, http.Header{"Content-Type": {ctype}, "Retry-After": {retry}}, []byte(body))
-		if e.Status != status || e.Code == "" || e.RetryAfter < 0 || e.RetryAfter > maxRetryAfter {
-			t.Fatalf("%+v", e)
-		}
-	})
-}
-
-func FuzzValidIdempotencyKey(f *testing.F) {
-	for _, s := range []string{NewIdempotencyKey(), "short", "has space 0123456789", strings.Repeat("a", 129), "ok_key-0123456789"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if !ValidIdempotencyKey(s) {
-			return
-		}
-		if len(s) < 16 || len(s) > 128 || strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
-			t.Fatalf("accepted %q", s)
-		}
-	})
 }

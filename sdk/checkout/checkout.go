@@ -10,7 +10,8 @@
 // leaves the buyer's device for a transaction the gateway found ABNORMAL,
 // and that a retry after a lost answer cannot charge twice.
 //
-// The package imports of haechi only internal/payinfo and internal/mask.
+// The package imports of haechi only internal/payinfo, internal/mask and
+// sdk/internal/gateway (what it shares with sdk/merchant).
 // Info and Tagged are aliases of the payinfo types, so code outside this
 // module can name them.
 package checkout
@@ -26,6 +27,7 @@ import (
 	"time"
 
 	"github.com/haechi/haechi/internal/payinfo"
+	"github.com/haechi/haechi/sdk/internal/gateway"
 )
 
 // Info is one order's payment information (payinfo.Info).
@@ -119,7 +121,7 @@ func (c *Client) PayWithKey(ctx context.Context, key string, tx *Transaction, ca
 		return nil, fmt.Errorf("%w (reason %q)", ErrAbnormal, tx.Reason)
 	case tx.ClientSecret == "":
 		return nil, fmt.Errorf("%w: the transaction has no client secret", ErrInvalid)
-	case !validTransactionID(tx.ID):
+	case !gateway.ValidTransactionID(tx.ID):
 		return nil, fmt.Errorf("%w: transaction id", ErrInvalid)
 	case !ValidIdempotencyKey(key):
 		return nil, fmt.Errorf("%w: idempotency key", ErrInvalid)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/haechi/haechi/internal/payinfo"
+	"github.com/haechi/haechi/sdk/internal/gateway"
 )
 
 var (
@@ -273,7 +274,7 @@ func TestPayGivesUp(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Status != 503 || ae.Code != "card_network_unavailable" || ae.RetryAfter != time.Second {
 		t.Fatalf("err = %v", err)
 	}
-	if len(g.all()) != 1+1+maxRetries || len(*sleeps) != maxRetries {
+	if len(g.all()) != 1+1+gateway.MaxRetries || len(*sleeps) != gateway.MaxRetries {
 		t.Fatalf("%d requests, %d sleeps", len(g.all()), len(*sleeps))
 	}
 	if strings.Contains(err.Error(), testCard.PAN) || strings.Contains(err.Error(), "cs_secret") {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/haechi/haechi/internal/payinfo"
+	"github.com/haechi/haechi/sdk/internal/gateway"
 )
 
 var lookupSeeds = []string{
@@ -109,7 +110,7 @@ func FuzzDecodeEvent(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !validEventType(ev.Type) || !validTransactionID(ev.Transaction.ID) {
+		if !validEventType(ev.Type) || !gateway.ValidTransactionID(ev.Transaction.ID) {
 			t.Fatalf("accepted %+v from %q", ev, body)
 		}
 		again, err := json.Marshal(eventBody{Type: ev.Type, Transaction: &ev.Transaction})
@@ -120,22 +121,6 @@ func FuzzDecodeEvent(f *testing.F) {
 		if err != nil || back.Type != ev.Type || back.Transaction.ID != ev.Transaction.ID ||
 			back.Transaction.Amount != ev.Transaction.Amount || back.Transaction.Status != ev.Transaction.Status {
 			t.Fatalf("round trip of %q: %+v, %v", body, back, err)
-		}
-	})
-}
-
-// FuzzDecodeProblem: any answer gives an *APIError with the status and a
-// non-empty code, and a sane Retry-After.
-func FuzzDecodeProblem(f *testing.F) {
-	f.Add(409, "application/problem+json", "", `{"code":"confirm_mismatch","title":"t"}`)
-	f.Add(503, "application/problem+json; charset=utf-8", "2", `{"code":"unavailable"}`)
-	f.Add(502, "text/html", "x", `<html>`)
-	f.Add(400, "application/json", "-1", `{"code":`)
-	f.Fuzz(func(t *testing.T, status int, ctype, retry, body string) {
-		h := http.Header{"Content-Type": {ctype}, "Retry-After": {retry}}
-		e := decodeProblem(status, h, []byte(body))
-		if e.Status != status || e.Code == "" || e.RetryAfter < 0 || e.RetryAfter > maxRetryAfter {
-			t.Fatalf("%+v", e)
 		}
 	})
 }

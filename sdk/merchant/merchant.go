@@ -15,9 +15,10 @@
 // buyer: the amount an order is paid with is always checked against the
 // order store, never against what came back through the browser.
 //
-// The package imports of haechi only internal/payinfo and internal/webhook,
-// so a merchant's build stays small. Info and Tagged are aliases of the
-// payinfo types, so code outside this module can name them.
+// The package imports of haechi only internal/payinfo, internal/webhook and
+// sdk/internal/gateway (what it shares with sdk/checkout), so a merchant's
+// build stays small. Info and Tagged are aliases of the payinfo types, so
+// code outside this module can name them.
 package merchant
 
 import (

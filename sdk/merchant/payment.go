@@ -4,44 +4,25 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/haechi/haechi/internal/payinfo"
+	"github.com/haechi/haechi/sdk/internal/gateway"
 )
 
 // Payment is a gateway transaction as the gateway shows it (its View):
 // the card masked to BIN + last 4, nothing secret.
-type Payment struct {
-	ID             string     `json:"id"`
-	MerchantID     string     `json:"merchant_id"`
-	OrderNo        string     `json:"order_no"`
-	ItemName       string     `json:"item_name"`
-	Amount         int64      `json:"amount"`
-	Quantity       int64      `json:"quantity"`
-	Currency       string     `json:"currency"`
-	Mode           string     `json:"mode"`
-	Code           string     `json:"code"`
-	Reason         string     `json:"reason,omitempty"`
-	Status         string     `json:"status"`
-	Card           string     `json:"card,omitempty"`
-	ApprovalCode   string     `json:"approval_code,omitempty"`
-	DeclineReason  string     `json:"decline_reason,omitempty"`
-	RefundedAmount int64      `json:"refunded_amount"`
-	CreatedAt      time.Time  `json:"created_at"`
-	ExpiresAt      *time.Time `json:"expires_at,omitempty"`
-	ConfirmedAt    *time.Time `json:"confirmed_at,omitempty"`
-}
+type Payment = gateway.Payment
 
 // Transaction codes and the statuses Confirm and Refund deal with.
 const (
-	CodeNormal   = "NORMAL"
-	CodeAbnormal = "ABNORMAL"
+	CodeNormal   = gateway.CodeNormal
+	CodeAbnormal = gateway.CodeAbnormal
 
-	StatusApproved     = "approved"
-	StatusConfirmed    = "confirmed"
-	StatusNetCancelled = "net_cancelled"
-	StatusPartRefunded = "partially_refunded"
-	StatusRefunded     = "refunded"
+	StatusApproved     = gateway.StatusApproved
+	StatusConfirmed    = gateway.StatusConfirmed
+	StatusNetCancelled = gateway.StatusNetCancelled
+	StatusPartRefunded = gateway.StatusPartRefunded
+	StatusRefunded     = gateway.StatusRefunded
 )
 
 // maxReason is the gateway's limit of a net-cancel or refund reason.
@@ -79,11 +60,11 @@ func (e *MismatchError) Unwrap() []error {
 // Payment fetches a transaction of this merchant; another merchant's is
 // the gateway's 404 transaction_not_found.
 func (m *Merchant) Payment(ctx context.Context, transactionID string) (*Payment, error) {
-	if !validTransactionID(transactionID) {
+	if !gateway.ValidTransactionID(transactionID) {
 		return nil, fmt.Errorf("%w: transaction id", ErrInvalid)
 	}
 	var p Payment
-	if err := m.do(ctx, call{method: http.MethodGet, path: paymentPath(transactionID, "")}, &p); err != nil {
+	if err := m.do(ctx, gateway.Call{Method: http.MethodGet, Path: paymentPath(transactionID, "")}, &p); err != nil {
 		return nil, err
 	}
 	if p.ID != transactionID {
@@ -109,7 +90,7 @@ func (m *Merchant) Confirm(ctx context.Context, transactionID, orderNo string) (
 	if m.Orders == nil {
 		return nil, fmt.Errorf("%w: Orders", ErrConfig)
 	}
-	if !validTransactionID(transactionID) {
+	if !gateway.ValidTransactionID(transactionID) {
 		return nil, fmt.Errorf("%w: transaction id", ErrInvalid)
 	}
 	o, err := m.Orders.Get(ctx, orderNo)
@@ -183,7 +164,7 @@ func (m *Merchant) confirm(ctx context.Context, id, orderNo string, amount int64
 		Amount  int64  `json:"amount"`
 	}{orderNo, amount}
 	var p Payment
-	err := m.do(ctx, call{method: http.MethodPost, path: paymentPath(id, "/confirm"), body: body, key: newIdempotencyKey()}, &p)
+	err := m.do(ctx, gateway.Call{Method: http.MethodPost, Path: paymentPath(id, "/confirm"), Body: body, Key: gateway.NewIdempotencyKey()}, &p)
 	switch {
 	case CodeOf(err) == "confirm_mismatch":
 		return nil, &MismatchError{Field: "gateway"}
@@ -206,14 +187,14 @@ func (m *Merchant) refuse(ctx context.Context, p *Payment, field string) error {
 // NetCancel reverses an approved, not yet confirmed payment (the failure
 // branch of step 19); reason is 1–200 characters.
 func (m *Merchant) NetCancel(ctx context.Context, transactionID, reason string) (*Payment, error) {
-	if !validTransactionID(transactionID) || reason == "" || len(reason) > maxReason {
+	if !gateway.ValidTransactionID(transactionID) || reason == "" || len(reason) > maxReason {
 		return nil, fmt.Errorf("%w: transaction id or reason", ErrInvalid)
 	}
 	body := struct {
 		Reason string `json:"reason"`
 	}{reason}
 	var p Payment
-	err := m.do(ctx, call{method: http.MethodPost, path: paymentPath(transactionID, "/net-cancel"), body: body, key: newIdempotencyKey()}, &p)
+	err := m.do(ctx, gateway.Call{Method: http.MethodPost, Path: paymentPath(transactionID, "/net-cancel"), Body: body, Key: gateway.NewIdempotencyKey()}, &p)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +210,7 @@ func (m *Merchant) NetCancel(ctx context.Context, transactionID, reason string) 
 // made once per call.
 func (m *Merchant) Refund(ctx context.Context, transactionID string, amount int64, reason string) (*Payment, error) {
 	switch {
-	case !validTransactionID(transactionID):
+	case !gateway.ValidTransactionID(transactionID):
 		return nil, fmt.Errorf("%w: transaction id", ErrInvalid)
 	case amount < 1 || amount > payinfo.MaxAmount:
 		return nil, fmt.Errorf("%w: amount", ErrInvalid)
@@ -241,7 +222,7 @@ func (m *Merchant) Refund(ctx context.Context, transactionID string, amount int6
 		Reason string `json:"reason"`
 	}{amount, reason}
 	var p Payment
-	err := m.do(ctx, call{method: http.MethodPost, path: paymentPath(transactionID, "/refunds"), body: body, key: newIdempotencyKey()}, &p)
+	err := m.do(ctx, gateway.Call{Method: http.MethodPost, Path: paymentPath(transactionID, "/refunds"), Body: body, Key: gateway.NewIdempotencyKey()}, &p)
 	if err != nil {
 		return nil, err
 	}

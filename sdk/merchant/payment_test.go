@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/haechi/haechi/sdk/internal/gateway"
 )
 
 // approvedFor is the gateway's view of an approved payment of S.
@@ -197,7 +199,7 @@ func TestConfirmGivesUp(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Status != 503 || ae.Code != "unavailable" {
 		t.Fatalf("err = %v", err)
 	}
-	if len(g.callsTo("confirm")) != 1+maxRetries || len(*sleeps) != maxRetries {
+	if len(g.callsTo("confirm")) != 1+gateway.MaxRetries || len(*sleeps) != gateway.MaxRetries {
 		t.Fatalf("%d calls, %d sleeps", len(g.callsTo("confirm")), len(*sleeps))
 	}
 	if got, _ := m.Orders.Get(context.Background(), "ord-1"); got.Paid() {

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/haechi/haechi/internal/webhook"
+	"github.com/haechi/haechi/sdk/internal/gateway"
 )
 
 // Limits of the webhook receiver.
@@ -130,7 +131,7 @@ func decodeEvent(body []byte) (Event, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return Event{}, errMalformed
 	}
-	if !validEventType(b.Type) || b.Transaction == nil || !validTransactionID(b.Transaction.ID) {
+	if !validEventType(b.Type) || b.Transaction == nil || !gateway.ValidTransactionID(b.Transaction.ID) {
 		return Event{}, errMalformed
 	}
 	return Event{Type: b.Type, Transaction: *b.Transaction}, nil
@@ -151,7 +152,7 @@ func validEventType(s string) bool {
 
 // validEventID is what the gateway sends ("evt_…"), bounded.
 func validEventID(s string) bool {
-	return len(s) <= maxEventID && validTransactionID(s)
+	return len(s) <= maxEventID && gateway.ValidTransactionID(s)
 }
 
 // recent is a bounded set that forgets its oldest member first.
