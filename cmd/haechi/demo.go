@@ -37,7 +37,7 @@ func seedDemo(ctx context.Context, a *app, out io.Writer) error {
 	_, err := a.db.OperatorByUsername(ctx, demoAdmin)
 	if err == nil {
 		fmt.Fprintln(out, "demo data already seeded; its credentials were printed at the first --demo start (delete the data dir to start over)")
-		return nil
+		return ensureWebShop(ctx, a, demoServerURL(a.cfg))
 	}
 	if !errors.Is(err, errs.ErrNotFound) {
 		return err
@@ -56,6 +56,9 @@ func seedDemo(ctx context.Context, a *app, out io.Writer) error {
 		return err
 	}
 	if err := seedDemoCustomers(ctx, a, d); err != nil {
+		return err
+	}
+	if d.Shop, err = registerWebShop(ctx, a, d.Server); err != nil {
 		return err
 	}
 	path, err := writeDemoData(a.cfg.DataDir, d)
@@ -83,6 +86,7 @@ type demoData struct {
 	APIKey        string              `json:"api_key"`
 	Operators     map[string]demoUser `json:"operators"`
 	Customers     []demoCustomer      `json:"customers"`
+	Shop          *webShopCreds       `json:"shop,omitempty"` // the demo shop (demo_shop.go); nil before it had one
 }
 
 type demoUser struct {

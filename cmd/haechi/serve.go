@@ -61,7 +61,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	bg.Go(func() { a.purgeSessions(dctx, log) })
 	a.runEKYC(dctx, &bg, a.ekyc, log)
 	a.runPayments(dctx, &bg, a.payments, log)
-	return a.listen(ctx, srv, log, stdout)
+	return a.listen(ctx, a.withWebShop(srv.Handler(), log), log, stdout)
 }
 
 // server builds the HTTP API over the app's services.
@@ -148,10 +148,10 @@ func (a *app) limiter(ctx context.Context) (ratelimit.Limiter, error) {
 }
 
 // listen serves until ctx ends (SIGTERM/SIGINT), then drains requests.
-func (a *app) listen(ctx context.Context, s *api.Server, log *slog.Logger, stdout io.Writer) error {
+func (a *app) listen(ctx context.Context, h http.Handler, log *slog.Logger, stdout io.Writer) error {
 	c := a.cfg
 	hs := &http.Server{
-		Handler:           s.Handler(),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -171,6 +171,7 @@ func (a *app) listen(ctx context.Context, s *api.Server, log *slog.Logger, stdou
 	scheme := map[bool]string{false: "http", true: "https"}[c.TLS()]
 	fmt.Fprintf(stdout, "haechi %s listening on %s://%s (database: %s)\n", version, scheme, ln.Addr(), a.dbKind())
 	log.Info("listening", "addr", ln.Addr().String(), "tls", c.TLS(), "database", a.dbKind())
+	a.printWebShop(stdout, ln.Addr())
 	select {
 	case err := <-errc:
 		return err

@@ -2,9 +2,13 @@
 // program" of Heo & Lee's protocol (steps 4–15): the merchant redirects the
 // buyer to /checkout with the order's payment information S in the query;
 // the page shows it, sends it as C with TID_C to the gateway, and asks for
-// card data only when the gateway answers NORMAL.
+// card data only when the gateway answers NORMAL. An optional return_url
+// in the query is the merchant's way back: after an approved payment the
+// page links to it with transaction_id added, but only when it is a path
+// of this origin ("/shop/return?…"); anything else is ignored, so the page
+// is no open redirect (static/return.js).
 //
-// The page is three static files with no inline script or style, so the
+// The page is four static files with no inline script or style, so the
 // strict Content-Security-Policy below holds: scripts, styles and API calls
 // from this origin only, and no form may be submitted natively (the card
 // form is sent by script; a native submit would put the card number in a
@@ -38,6 +42,7 @@ type asset struct {
 var assets = map[string]asset{
 	Path:                   {"index.html", "text/html; charset=utf-8"},
 	Path + "/checkout.js":  {"checkout.js", "text/javascript; charset=utf-8"},
+	Path + "/return.js":    {"return.js", "text/javascript; charset=utf-8"},
 	Path + "/checkout.css": {"checkout.css", "text/css; charset=utf-8"},
 }
 

@@ -1,9 +1,12 @@
 package checkout
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -26,6 +29,7 @@ func TestHandlerServesAssets(t *testing.T) {
 		{"/checkout", "text/html; charset=utf-8", `<script src="/checkout/checkout.js" defer></script>`},
 		{"/checkout/checkout.js", "text/javascript; charset=utf-8", `"/v1/checkout/transactions"`},
 		{"/checkout/checkout.css", "text/css; charset=utf-8", "#error"},
+		{"/checkout/return.js", "text/javascript; charset=utf-8", "function safeReturnPath"},
 	}
 	for _, tc := range tests {
 		t.Run("ok"+tc.path, func(t *testing.T) {
@@ -86,7 +90,7 @@ func TestHandlerRefusesEverythingElse(t *testing.T) {
 }
 
 func TestServesMatchesHandler(t *testing.T) {
-	for _, p := range []string{"/checkout", "/checkout/checkout.js", "/checkout/checkout.css", "/checkout/", "/checkout/x"} {
+	for _, p := range []string{"/checkout", "/checkout/checkout.js", "/checkout/return.js", "/checkout/checkout.css", "/checkout/", "/checkout/x"} {
 		if got, want := Serves(p), get("GET", p).Code == 200; got != want {
 			t.Errorf("Serves(%q) = %v, handler served it: %v", p, got, want)
 		}
@@ -106,7 +110,7 @@ func file(t *testing.T, name string) string {
 // enforces in the browser, plus what it cannot: the script never builds
 // HTML from strings, so a value from the address cannot become markup.
 func TestPageKeepsToItsPolicy(t *testing.T) {
-	html, js := file(t, "index.html"), file(t, "checkout.js")
+	html, js := file(t, "index.html"), file(t, "checkout.js")+file(t, "return.js")
 	for _, bad := range []*regexp.Regexp{
 		regexp.MustCompile(`<script(\s[^>]*)?>[^<]+</script>`), // inline script
 		regexp.MustCompile(`<style`),
@@ -157,4 +161,93 @@ func FuzzHandlerPath(f *testing.F) {
 			t.Fatalf("%q served without the CSP", p)
 		}
 	})
+}
+
+// runNode runs script under Node.js after return.js, or skips when Node
+// is missing (fails when the services are required, as the browser tests
+// do for Chromium).
+func runNode(t *testing.T, script string) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		const msg = "node not found on PATH; install it (apt-get install nodejs) to test the checkout page's script"
+		if os.Getenv("HAECHI_TEST_REQUIRE_SERVICES") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	cmd := exec.Command(node, "-e", file(t, "return.js")+"\n"+script)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+// TestReturnURLIsNeverAnOpenRedirect runs the page's own return_url check
+// (return.js): only a path of the page's origin is followed.
+func TestReturnURLIsNeverAnOpenRedirect(t *testing.T) {
+	const origin = "http://gw.example:8080"
+	tests := []struct{ raw, want string }{
+		{"/demo-shop/return?order_no=o-1", "/demo-shop/return?order_no=o-1&transaction_id=pay_1"},
+		{"/shop/back", "/shop/back?transaction_id=pay_1"},
+		{"/shop?transaction_id=forged", "/shop?transaction_id=pay_1"}, // the page's id wins
+		{"/shop#frag", "/shop?transaction_id=pay_1"},
+		{"/a/../b", "/b?transaction_id=pay_1"},
+		{"https://evil.example/steal", ""},
+		{"http://gw.example:8080/shop", ""}, // absolute, even our own: only paths
+		{"//evil.example/x", ""},
+		{"/\\evil.example/x", ""},
+		{"\\\\evil.example", ""},
+		{"/\t/evil.example", ""},
+		{"/ /evil.example", ""},
+		{"javascript:alert(1)", ""},
+		{"JavaScript:alert(1)", ""},
+		{" /shop", ""},
+		{"data:text/html,hi", ""},
+		{"shop/back", ""},
+		{"", ""},
+		{"/" + strings.Repeat("a", 1100), ""},
+	}
+	var raws []string
+	for _, tc := range tests {
+		raws = append(raws, jsQuote(tc.raw))
+	}
+	out := runNode(t, "for (const r of ["+strings.Join(raws, ",")+"]) console.log(JSON.stringify(returnHref(r, "+
+		jsQuote(origin)+", \"pay_1\")));\nconsole.log(JSON.stringify(returnHref(\"/shop\", "+jsQuote(origin)+", \"\")));")
+	got := strings.Split(strings.TrimSpace(out), "\n")
+	if len(got) != len(tests)+1 {
+		t.Fatalf("node printed %d lines for %d cases:\n%s", len(got), len(tests)+1, out)
+	}
+	for i, tc := range tests {
+		var href string
+		if err := json.Unmarshal([]byte(got[i]), &href); err != nil || href != tc.want {
+			t.Errorf("returnHref(%q) = %s, want %q", tc.raw, got[i], tc.want)
+		}
+	}
+	if got[len(tests)] != `""` {
+		t.Errorf("a link without a transaction id: %s", got[len(tests)])
+	}
+}
+
+// TestReturnLinkIsShownOnlyWhenApproved: the page asks return.js, and
+// shows the link by setting an attribute, never markup.
+func TestReturnLinkIsShownOnlyWhenApproved(t *testing.T) {
+	js, html := file(t, "checkout.js"), file(t, "index.html")
+	if !strings.Contains(js, "if (approved) showReturn(") || !strings.Contains(js, "returnHref(raw, location.origin") {
+		t.Fatal("checkout.js does not gate the return link on approval through returnHref")
+	}
+	if strings.Index(html, "/checkout/return.js") > strings.Index(html, "/checkout/checkout.js") {
+		t.Fatal("return.js must load before checkout.js")
+	}
+	for _, bad := range []string{"location.href =", "location.assign", "location.replace", "window.open"} {
+		if strings.Contains(js, bad) || strings.Contains(file(t, "return.js"), bad) {
+			t.Errorf("the page navigates by itself (%s); it must only offer a link", bad)
+		}
+	}
+}
+
+func jsQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

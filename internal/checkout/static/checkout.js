@@ -188,6 +188,17 @@ function showResult(v) {
   $("#card-masked").textContent = v.card || "-";
   $("#paid-amount").textContent = `${groupDigits(v.amount)} ${v.currency || ""}`.trim();
   $("#result-view").hidden = false;
+  if (approved) showReturn(v.id || "");
+}
+
+// showReturn offers the merchant's way back (return.js), if it gave a
+// safe one: the merchant's server confirms the payment from there.
+function showReturn(transactionID) {
+  const raw = new URLSearchParams(location.search).get("return_url") || "";
+  const href = returnHref(raw, location.origin, transactionID);
+  if (!href) return;
+  $("#return-link").setAttribute("href", href);
+  $("#return-view").hidden = false;
 }
 
 document.addEventListener("DOMContentLoaded", () => {
