@@ -125,7 +125,7 @@ func (s *Service) review(ctx context.Context, t *Transaction, req AuthorizeReque
 		e := entry(now, actorBuyer, actRefuse, t, audit.ResultDenied, map[string]string{"decision": v.DecisionID,
 			"card": req.Card.Masked(), "amount": strconv.FormatInt(t.Info.Amount, 10)})
 		e.ClientIP = req.IP
-		return &Change{Audit: []audit.Entry{e}}, nil
+		return announced(t, now, EventRefused, e)
 	})
 	if err != nil {
 		return err
@@ -264,6 +264,6 @@ func expireStep(actor string) step {
 			return nil, nil
 		}
 		t.Status = StatusExpired
-		return &Change{Audit: []audit.Entry{entry(now, actor, actExpire, t, audit.ResultFailure, nil)}}, nil
+		return announced(t, now, EventExpired, entry(now, actor, actExpire, t, audit.ResultFailure, nil))
 	}
 }

@@ -3,6 +3,7 @@ package payment_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 
@@ -288,6 +289,9 @@ func TestRiskDenyRefusesBeforeNetwork(t *testing.T) {
 		entries[0].Details["card"] != "411111******1111" || entries[0].Details["decision"] != "dec_test" {
 		t.Fatalf("audit = %+v", entries)
 	}
+	if got := f.eventTypes(co.Transaction.ID); !slices.Equal(got, []string{payment.EventRefused}) {
+		t.Fatalf("webhooks = %v, want the merchant told of the refusal", got)
+	}
 	rv := f.risk.reviews[0]
 	if rv.BIN != "411111" || rv.AmountKRW != 6900 || rv.InstitutionID != m.Creds.Merchant.ClientID || rv.IP != "203.0.113.7" {
 		t.Fatalf("risk reviewed %+v", rv)
@@ -310,5 +314,8 @@ func TestAuthorizeAfterCheckoutTTL(t *testing.T) {
 	}
 	if f.sim.Calls() != 0 {
 		t.Fatal("network called")
+	}
+	if got := f.eventTypes(co.Transaction.ID); !slices.Equal(got, []string{payment.EventExpired}) {
+		t.Fatalf("webhooks = %v, want the merchant told of the expiry", got)
 	}
 }

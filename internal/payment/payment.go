@@ -249,6 +249,8 @@ const (
 	EventNetCancelled = "payment.net_cancelled"
 	EventRefunded     = "payment.refunded"
 	EventFailed       = "payment.failed"
+	EventRefused      = "payment.refused" // the fraud engine denied it before the card network
+	EventExpired      = "payment.expired" // NORMAL, but no card data came in time
 )
 
 // Errors of this package.
