@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -685,10 +684,14 @@ func ecdsaFromJWK(t *testing.T, k map[string]string) *ecdsa.PublicKey {
 	t.Helper()
 	x, err1 := base64.RawURLEncoding.DecodeString(k["x"])
 	y, err2 := base64.RawURLEncoding.DecodeString(k["y"])
-	if err1 != nil || err2 != nil || k["crv"] != "P-256" {
+	if err1 != nil || err2 != nil || k["crv"] != "P-256" || len(x) != 32 || len(y) != 32 {
 		t.Fatalf("unexpected JWK %v", k)
 	}
-	return &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+	if err != nil {
+		t.Fatalf("JWK is not a P-256 point: %v", err)
+	}
+	return pub
 }
 
 func TestClientRateLimit(t *testing.T) {

@@ -47,7 +47,7 @@ type matchAnswer struct {
 // and birth date.
 func (h *HTTP) Match(ctx context.Context, id Identity) (bool, error) {
 	var a matchAnswer
-	err := h.c.Post(ctx, "v1/subscriber-match", matchRequest{Name: id.Name, BirthDate: id.BirthDate, Phone: id.Phone}, &a)
+	err := h.c.Post(ctx, "v1/subscriber-match", matchRequest(id), &a)
 	if err == nil && a.Match == nil {
 		err = errs.ErrUnavailable.WithCause(errors.New(`answer lacks "match"`))
 	}

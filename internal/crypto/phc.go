@@ -38,7 +38,7 @@ func parsePHC(s string) (phc, error) {
 	}
 	parts := strings.Split(s, "$")
 	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" || parts[2] != "v=19" {
-		return phc{}, fmt.Errorf("%w: want $argon2id$v=19$...", ErrHashFormat)
+		return phc{}, fmt.Errorf("%w: want the form $argon2id$v=19$<params>$<salt>$<hash>", ErrHashFormat)
 	}
 	params, err := parsePHCParams(parts[3])
 	if err != nil {
@@ -58,7 +58,7 @@ func parsePHC(s string) (phc, error) {
 func parsePHCParams(s string) (HashParams, error) {
 	fields := strings.Split(s, ",")
 	if len(fields) != 3 {
-		return HashParams{}, fmt.Errorf("%w: want m=..,t=..,p=..", ErrHashFormat)
+		return HashParams{}, fmt.Errorf("%w: want m=<KiB>,t=<passes>,p=<lanes>", ErrHashFormat)
 	}
 	m, errM := phcNumber(fields[0], "m=")
 	t, errT := phcNumber(fields[1], "t=")

@@ -34,7 +34,7 @@ func TestToken(t *testing.T) {
 			t.Fatalf("Token(%d) = %q: decodes to %d bytes, %v", n, tok, len(b), err)
 		}
 	}
-	if crypto.Token(16) == crypto.Token(16) {
+	if a, b := crypto.Token(16), crypto.Token(16); a == b {
 		t.Fatal("Token repeated")
 	}
 }

@@ -53,8 +53,7 @@ func (h *HTTP) Check(ctx context.Context, c Card) (Result, error) {
 	if err != nil {
 		return "", err
 	}
-	req := checkRequest{Kind: c.Kind, Name: c.Name, RRN: c.RRN, IssueDate: c.IssueDate,
-		LicenceNumber: c.LicenceNumber, Serial: c.Serial}
+	req := checkRequest(c)
 	var a checkAnswer
 	if err := h.c.Post(ctx, "v1/id-check", req, &a); err != nil {
 		return "", fmt.Errorf("idcheck: check %s: %w", c, err)

@@ -16,7 +16,6 @@ import (
 	"github.com/haechi/haechi/internal/audit"
 	"github.com/haechi/haechi/internal/cardnet"
 	"github.com/haechi/haechi/internal/crypto"
-	"github.com/haechi/haechi/internal/errs"
 	"github.com/haechi/haechi/internal/institution"
 	"github.com/haechi/haechi/internal/payinfo"
 	"github.com/haechi/haechi/internal/payment"
@@ -320,14 +319,6 @@ func wantStatus(t testing.TB, v *payment.View, st payment.Status) {
 	t.Helper()
 	if v.Status != st {
 		t.Fatalf("status = %s, want %s", v.Status, st)
-	}
-}
-
-// wantKind fails unless err is an errs.Error of kind.
-func wantKind(t testing.TB, err error, kind errs.Kind) {
-	t.Helper()
-	if errs.KindOf(err) != kind {
-		t.Fatalf("error %v has kind %d, want %d", err, errs.KindOf(err), kind)
 	}
 }
 

@@ -120,7 +120,7 @@ func TestHTTPLookupRefusesBadAnswers(t *testing.T) {
 		reply func(w http.ResponseWriter, r *http.Request)
 	}{
 		{"status/500", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "oops", 500) }},
-		{"status/201", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(201); io.WriteString(w, string(good)) }},
+		{"status/201", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(201); w.Write(good) }},
 		{"slow", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }},
 		{"oversized", func(w http.ResponseWriter, _ *http.Request) {
 			answerJSON(w, string(good)+strings.Repeat(" ", payment.MaxLookupAnswer))
