@@ -154,9 +154,12 @@ func parseSignature(header string) (signature, error) {
 	return sig, nil
 }
 
-// parseTimestamp accepts decimal digits only: no sign, space or exponent.
+// parseTimestamp accepts decimal digits only: no sign, space, exponent or
+// leading zero. One time has one spelling, so a receiver that remembers
+// deliveries by (t, body) cannot be fooled by "t=0…" into taking a replay
+// for a new one.
 func parseTimestamp(s string) (int64, error) {
-	if len(s) > maxTimeDigits || !digits(s) {
+	if len(s) > maxTimeDigits || !digits(s) || (len(s) > 1 && s[0] == '0') {
 		return 0, ErrBadTimestamp
 	}
 	t, err := strconv.ParseInt(s, 10, 64)

@@ -58,6 +58,7 @@ func TestVerify(t *testing.T) {
 		{"error/301 s old", at(-webhook.Tolerance - time.Second), body, [][]byte{newKey}, webhook.ErrTimestampOutOfTolerance},
 		{"error/301 s ahead", at(webhook.Tolerance + time.Second), body, [][]byte{newKey}, webhook.ErrTimestampOutOfTolerance},
 		{"error/wrong secret", good, body, [][]byte{oldKey}, webhook.ErrSignatureMismatch},
+		{"error/leading zero", "t=0" + strconv.FormatInt(ts, 10) + ",v1=" + v1, body, [][]byte{newKey}, webhook.ErrBadTimestamp},
 		{"error/no secret", good, body, nil, webhook.ErrSignatureMismatch},
 		{"error/body changed", good, []byte(`{"id":"evt_1","status":"failed"}`), [][]byte{newKey}, webhook.ErrSignatureMismatch},
 		{"error/timestamp changed", "t=" + strconv.FormatInt(ts+1, 10) + ",v1=" + v1, body, [][]byte{newKey}, webhook.ErrSignatureMismatch},

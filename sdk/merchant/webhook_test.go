@@ -152,3 +152,31 @@ func TestRecentForgetsOldest(t *testing.T) {
 		t.Fatal("wrong member forgotten on the second wrap")
 	}
 }
+
+// TestWebhookReplayWithPaddedTimestamp replays a captured delivery under a
+// fresh event id with its timestamp written with a leading zero, which
+// would look like a new delivery to a dedup keyed by the text: the
+// signature check refuses the re-spelled time.
+func TestWebhookReplayWithPaddedTimestamp(t *testing.T) {
+	m, _ := testMerchant(t, "http://gw.test")
+	var got recorder
+	h := m.WebhookHandler(got.add)
+	sig := webhook.Sign([][]byte{[]byte(testSecret)}, testNow, []byte(approvedEvent))
+	send := func(id, header string) int {
+		r := httptest.NewRequest("POST", "/", strings.NewReader(approvedEvent))
+		r.Header.Set(webhook.HeaderSignature, header)
+		r.Header.Set(webhook.HeaderEventID, id)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	if code := send("evt_1", sig); code != 204 || got.count() != 1 {
+		t.Fatalf("status %d, %d events", code, got.count())
+	}
+	// A replay re-spelling the signed time ("t=0…") is not a new
+	// delivery: the signature scheme gives each time one spelling.
+	padded := strings.Replace(sig, "t=", "t=0", 1)
+	if code := send("evt_replayed", padded); code != 401 || got.count() != 1 {
+		t.Fatalf("status %d, %d events: the padded replay reached fn", code, got.count())
+	}
+}
