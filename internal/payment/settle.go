@@ -11,6 +11,7 @@ import (
 	"github.com/haechi/haechi/internal/cardnet"
 	"github.com/haechi/haechi/internal/crypto"
 	"github.com/haechi/haechi/internal/errs"
+	"github.com/haechi/haechi/internal/payinfo"
 	"github.com/haechi/haechi/internal/webhook"
 )
 
@@ -25,6 +26,11 @@ const (
 )
 
 func (s *Service) confirm(ctx context.Context, merchantID, id, orderNo string, amount int64) (*View, error) {
+	// An amount no payment can have is a malformed request, not a
+	// mismatch: it must not net-cancel the buyer's payment.
+	if amount < 1 || amount > payinfo.MaxAmount {
+		return nil, ErrInvalidPaymentInfo.WithField("amount")
+	}
 	var refused error
 	t, ch, err := s.update(ctx, merchantID, id, func(t *Transaction, now time.Time) (*Change, error) {
 		refused = nil

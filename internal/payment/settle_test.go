@@ -8,6 +8,7 @@ import (
 
 	"github.com/haechi/haechi/internal/cardnet"
 	"github.com/haechi/haechi/internal/errs"
+	"github.com/haechi/haechi/internal/payinfo"
 	"github.com/haechi/haechi/internal/payment"
 )
 
@@ -269,5 +270,54 @@ func TestConfirmAfterWindow(t *testing.T) {
 	wantErr(t, err, payment.ErrNotConfirmable)
 	if st := f.tx(v.ID).Status; st != payment.StatusNetCancelled || f.sim.Charged(v.ID) != 0 {
 		t.Fatalf("status %s, charged %d", st, f.sim.Charged(v.ID))
+	}
+}
+
+// An amount no payment can have is a malformed confirmation: it is refused
+// as such and leaves the approved payment as it was, never net-cancelled.
+func TestConfirmMalformedAmountChangesNothing(t *testing.T) {
+	f := newFixture(t)
+	m := f.register("shop", payment.Protected)
+	for i, amount := range []int64{0, -6900, payinfo.MaxAmount + 1} {
+		v := f.approved(m, orderNo(40+i), 6900)
+		_, err := f.svc.Confirm(context.Background(), m.ID, v.ID, v.OrderNo, amount)
+		wantErr(t, err, payment.ErrInvalidPaymentInfo)
+		if st := f.tx(v.ID).Status; st != payment.StatusApproved {
+			t.Fatalf("amount %d: status = %s, want approved (unchanged)", amount, st)
+		}
+		if len(f.refunds(v.ID)) != 0 || f.sim.Charged(v.ID) != 6900 {
+			t.Fatalf("amount %d: reversed: %+v", amount, f.refunds(v.ID))
+		}
+		if got := f.eventTypes(v.ID); !slices.Equal(got, []string{payment.EventApproved}) {
+			t.Fatalf("amount %d: webhooks = %v", amount, got)
+		}
+	}
+}
+
+// Reversals the network keeps refusing stay due and stay the oldest; more
+// of them than one sweep batch must not keep the sweeper from newer work.
+func TestSweepPassesOverStuckReversals(t *testing.T) {
+	f := newFixture(t)
+	m := f.register("shop", payment.Protected)
+	ctx := context.Background()
+	const stuck = 105 // more than one sweep batch
+	for i := range stuck {
+		f.approved(m, orderNo(100+i), 6900)
+	}
+	f.sim.FailCancelNext(1 << 20)
+	f.clk.Add(payment.DefaultConfirmWindow + time.Second)
+	n, err := f.svc.Sweep(ctx)
+	must(t, err)
+	if n != stuck {
+		t.Fatalf("first sweep changed %d, want %d net-cancels (reversals pending)", n, stuck)
+	}
+	f.clk.Add(time.Second) // the newer approval changed after every stuck one
+	late := f.approved(m, "ORD-LATE", 6900)
+	f.clk.Add(payment.DefaultConfirmWindow + time.Second)
+	if _, err := f.svc.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := f.tx(late.ID).Status; st != payment.StatusNetCancelled {
+		t.Fatalf("newer unconfirmed approval is %s behind %d stuck reversals, want net_cancelled", st, stuck)
 	}
 }

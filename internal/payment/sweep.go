@@ -5,35 +5,50 @@ import (
 	"time"
 )
 
-// sweepBatch is how many due transactions Sweep reads at once.
-const sweepBatch = 100
+// sweepBatch is how many due transactions Sweep reads at once, and
+// maxStuck how many it passes over in one sweep because they changed
+// nothing (a reversal the network keeps failing).
+const (
+	sweepBatch = 100
+	maxStuck   = 10 * sweepBatch
+)
 
-// sweep works through the due transactions batch by batch. It stops when
-// a batch changes nothing, so that transactions it cannot settle now (a
-// reversal the network keeps failing) do not keep it busy: the next
-// sweep tries them again.
+// sweep works through the due transactions batch by batch. A transaction
+// it cannot settle now is remembered and passed over, and the next batch
+// reads that many more, so that a run of stuck reversals — which stay the
+// oldest due — cannot keep newer work (an approval nobody confirmed) from
+// being done. It stops when a batch holds nothing new; the next sweep
+// tries the stuck ones again.
 func (s *Service) sweep(ctx context.Context) (int, error) {
 	total := 0
-	for {
-		due, err := s.Store.DuePaymentTransactions(ctx, s.now(), s.authGiveUp(), sweepBatch)
+	stuck := map[string]bool{}
+	for len(stuck) <= maxStuck {
+		limit := sweepBatch + len(stuck)
+		due, err := s.Store.DuePaymentTransactions(ctx, s.now(), s.authGiveUp(), limit)
 		if err != nil {
 			return total, err
 		}
-		n := 0
+		fresh := 0
 		for _, t := range due {
+			if stuck[t.ID] {
+				continue
+			}
+			fresh++
 			changed, err := s.sweepOne(ctx, t.ID)
 			if err != nil {
-				return total + n, err
+				return total, err
 			}
 			if changed {
-				n++
+				total++
+			} else {
+				stuck[t.ID] = true
 			}
 		}
-		total += n
-		if len(due) < sweepBatch || n == 0 {
+		if fresh == 0 || len(due) < limit {
 			return total, nil
 		}
 	}
+	return total, nil
 }
 
 // sweepOne moves one transaction on if it is due, then asks the network
