@@ -479,3 +479,19 @@ func TestActiveSetThatNoLongerCompilesFallsBack(t *testing.T) {
 		t.Fatalf("version %d, %v: want the default pack", d.RuleSetVersion, err)
 	}
 }
+
+// A device block entry is stored lower case; the same fingerprint sent in
+// upper case must not slip past it.
+func TestDecideUpperCaseFingerprintStillBlocked(t *testing.T) {
+	e, s, c := newTestEngine(t)
+	s.lists = append(s.lists, ListEntry{ID: "lst_1", List: ListDevice, Value: fpHome, Block: true, Reason: "stolen"})
+	ev := login(c.Now())
+	ev.Fingerprint = strings.ToUpper(fpHome)
+	d, err := e.Decide(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Features["block_device"] != true || d.Outcome != Deny {
+		t.Errorf("upper-case fingerprint: block_device %v, outcome %s; want true, deny", d.Features["block_device"], d.Outcome)
+	}
+}

@@ -3,6 +3,7 @@ package fds
 import (
 	"math"
 	"net/netip"
+	"strings"
 
 	"github.com/haechi/haechi/internal/errs"
 )
@@ -16,13 +17,18 @@ var ErrInvalidEvent = errs.New(errs.Invalid, "invalid_event",
 const MaxIDLen = 128
 
 // normalizeEvent checks an event and puts it in canonical form: UTC time,
-// the IP address in its plain form (an IPv4-mapped IPv6 address counts
+// a hex fingerprint in lower case, the IP address in its plain form (an IPv4-mapped IPv6 address counts
 // with its IPv4 address).
 func normalizeEvent(ev *Event) error {
 	if field := invalidEventField(ev); field != "" {
 		return ErrInvalidEvent.WithField(field)
 	}
 	ev.Time = ev.Time.UTC()
+	// Device list entries are stored in lower case; a hex fingerprint
+	// spelled in upper case must still meet its block entry and history.
+	if lower := strings.ToLower(ev.Fingerprint); isHex(lower) {
+		ev.Fingerprint = lower
+	}
 	if ev.IP != "" {
 		a, _ := netip.ParseAddr(ev.IP)
 		ev.IP = a.Unmap().WithZone("").String()
