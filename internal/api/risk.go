@@ -532,21 +532,34 @@ func (q *ruleSetRequest) Validate() error {
 	return nil
 }
 
-func (s *Server) createRuleSet(w http.ResponseWriter, r *http.Request) error {
+// runOperatorCreate decodes req (which create reads), runs create as the
+// logged-in analyst and answers 201 with what it made.
+func (s *Server) runOperatorCreate(w http.ResponseWriter, r *http.Request, req any,
+	create func(ctx context.Context, eng *fds.Engine, actor string) (any, error)) error {
 	eng, a, err := s.operatorEngine(r)
 	if err != nil {
 		return err
 	}
-	var req ruleSetRequest
-	if err := decode(w, r, &req, s.BodyLimit); err != nil {
+	if err := decode(w, r, req, s.BodyLimit); err != nil {
 		return err
 	}
-	v, err := eng.SaveRuleSet(r.Context(), actorOf(a), fds.RuleSet{Name: req.Name, Rules: req.Rules, Thresholds: *req.Thresholds})
+	out, err := create(r.Context(), eng, actorOf(a))
 	if err != nil {
 		return err
 	}
-	respond(w, http.StatusCreated, map[string]int64{"version": v})
+	respond(w, http.StatusCreated, out)
 	return nil
+}
+
+func (s *Server) createRuleSet(w http.ResponseWriter, r *http.Request) error {
+	var req ruleSetRequest
+	return s.runOperatorCreate(w, r, &req, func(ctx context.Context, eng *fds.Engine, actor string) (any, error) {
+		v, err := eng.SaveRuleSet(ctx, actor, fds.RuleSet{Name: req.Name, Rules: req.Rules, Thresholds: *req.Thresholds})
+		if err != nil {
+			return nil, err
+		}
+		return map[string]int64{"version": v}, nil
+	})
 }
 
 // activateRuleSet makes the {id} version active; a rollback is activating
@@ -625,21 +638,11 @@ func (q *listEntryRequest) Validate() error {
 }
 
 func (s *Server) addListEntry(w http.ResponseWriter, r *http.Request) error {
-	eng, a, err := s.operatorEngine(r)
-	if err != nil {
-		return err
-	}
 	var req listEntryRequest
-	if err := decode(w, r, &req, s.BodyLimit); err != nil {
-		return err
-	}
-	le, err := eng.AddListEntry(r.Context(), actorOf(a), fds.ListEntry{
-		List: fds.ListKind(req.List), Value: req.Value, Block: *req.Block, Reason: req.Reason})
-	if err != nil {
-		return err
-	}
-	respond(w, http.StatusCreated, le)
-	return nil
+	return s.runOperatorCreate(w, r, &req, func(ctx context.Context, eng *fds.Engine, actor string) (any, error) {
+		return eng.AddListEntry(ctx, actor, fds.ListEntry{
+			List: fds.ListKind(req.List), Value: req.Value, Block: *req.Block, Reason: req.Reason})
+	})
 }
 
 func (s *Server) removeListEntry(w http.ResponseWriter, r *http.Request) error {
