@@ -165,7 +165,7 @@ func TestCheckoutURL(t *testing.T) {
 func TestMerchantNeverPrintsSecrets(t *testing.T) {
 	m, _ := testMerchant(t, "http://gw.test")
 	var buf bytes.Buffer
-	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "m", m)
+	slog.New(slog.NewTextHandler(&buf, noTime)).Info("x", "m", m)
 	outs := []string{buf.String()}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%x", "%q"} {
 		outs = append(outs, fmt.Sprintf(verb, m), fmt.Sprintf(verb, *m))
@@ -206,3 +206,12 @@ func TestMemoryOrdersMarkPaid(t *testing.T) {
 		t.Fatalf("paid by %q", o.PaidBy)
 	}
 }
+
+// noTime leaves the timestamp out of test logs: its digits could contain
+// the very secret a test looks for.
+var noTime = &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.TimeKey {
+		return slog.Attr{}
+	}
+	return a
+}}
